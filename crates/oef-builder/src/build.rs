@@ -1,0 +1,251 @@
+//! The build pass: per message, select oneof members (kwargs > switch > defaults), take scalar
+//! and repeated values whole (kwargs > switch > defaults), recurse into every singular message
+//! field and keep it if named anywhere or required; then construct the message with the Python
+//! constructor's type rules ([`crate::convert`]).
+
+use std::collections::HashMap;
+
+use prost_reflect::{DynamicMessage, Value as PValue};
+use serde_json::{Map, Value};
+
+use crate::{
+    BuildError,
+    convert,
+    hyper::HpEntry,
+    pyvalue::{py_repr, py_type},
+    schema::{MessagePlan, OneofPlan, Schema},
+    switch::join,
+};
+
+/// Keyword arguments visible at one level, in insertion order: names are unique.
+pub(crate) type Kwargs<'a> = Vec<(&'a str, &'a Value)>;
+
+pub(crate) fn oneof_conflict(
+    key: &str,
+    path: &str,
+    message: &MessagePlan,
+    oneof: &OneofPlan,
+    selected: &[usize],
+) -> BuildError {
+    let mut members: Vec<String> = selected.iter().map(|&m| message.fields[m].name.clone()).collect();
+    members.sort();
+    BuildError::OneofConflict {
+        key: key.to_owned(),
+        path: path.to_owned(),
+        message: message.name.clone(),
+        oneof: oneof.name.clone(),
+        members,
+    }
+}
+
+/// Pops the kwarg named `name` (a message field) and returns the kwargs of the sub-level: the
+/// popped dict's entries, overridden by the remaining outer kwargs.
+pub(crate) fn sub_kwargs<'a>(
+    key: &str,
+    kwargs: &mut Kwargs<'a>,
+    name: &str,
+    message: &str,
+    path: &str,
+) -> Result<Kwargs<'a>, BuildError> {
+    let mut sub: Kwargs<'a> = Vec::new();
+    if let Some(i) = kwargs.iter().position(|(k, _)| *k == name) {
+        let (_, value) = kwargs.remove(i);
+        let Some(object) = value.as_object() else {
+            return Err(BuildError::InvalidValue {
+                key: key.to_owned(),
+                path: path.to_owned(),
+                reason: format!(
+                    "expected a dict (message {message}), got {} {}",
+                    py_type(value),
+                    py_repr(value)
+                ),
+            });
+        };
+        sub.reserve(object.len() + kwargs.len());
+        sub.extend(object.iter().map(|(k, v)| (k.as_str(), v)));
+    }
+    for &(k, v) in kwargs.iter() {
+        match sub.iter_mut().find(|(s, _)| *s == k) {
+            Some(slot) => slot.1 = v,
+            None => sub.push((k, v)),
+        }
+    }
+    Ok(sub)
+}
+
+/// `parent[name]` as a dict (absent: `None`); anything else is an invalid value.
+pub(crate) fn sub_object<'a>(
+    key: &str,
+    parent: Option<&'a Map<String, Value>>,
+    name: &str,
+    path: &str,
+    what: &str,
+) -> Result<Option<&'a Map<String, Value>>, BuildError> {
+    match parent.and_then(|p| p.get(name)) {
+        None => Ok(None),
+        Some(Value::Object(o)) => Ok(Some(o)),
+        Some(other) => Err(BuildError::InvalidValue {
+            key: key.to_owned(),
+            path: path.to_owned(),
+            reason: format!("{what} must be a dict for a message field, got {}", py_repr(other)),
+        }),
+    }
+}
+
+/// Names whose use is checked after the build (top-level kwargs and default keys).
+pub(crate) struct Tracker<'a> {
+    names: Vec<&'a str>,
+    used: Vec<bool>,
+}
+
+impl<'a> Tracker<'a> {
+    pub(crate) fn new(names: Vec<&'a str>) -> Self {
+        let used = vec![false; names.len()];
+        Tracker { names, used }
+    }
+
+    fn mark(&mut self, name: &str) {
+        for (i, n) in self.names.iter().enumerate() {
+            if *n == name {
+                self.used[i] = true;
+            }
+        }
+    }
+
+    /// The names never used, sorted and deduplicated.
+    pub(crate) fn unused(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .names
+            .iter()
+            .zip(&self.used)
+            .filter(|(_, used)| !**used)
+            .map(|(n, _)| (*n).to_owned())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+enum Real<'a> {
+    Json(&'a Value),
+    Built(DynamicMessage),
+}
+
+pub(crate) struct BuildPass<'s, 'a> {
+    pub(crate) schema: &'s Schema,
+    pub(crate) key: &'s str,
+    /// Hyperparameters by the last segment of their path (a later path wins).
+    pub(crate) hps: HashMap<&'a str, (&'a str, &'a HpEntry)>,
+    pub(crate) tracker: Tracker<'a>,
+}
+
+impl<'a> BuildPass<'_, 'a> {
+    pub(crate) fn run(
+        &mut self,
+        plan: usize,
+        defaults: Option<&'a Map<String, Value>>,
+        switch: Option<&'a Map<String, Value>>,
+        mut kwargs: Kwargs<'a>,
+        path: &str,
+    ) -> Result<DynamicMessage, BuildError> {
+        let schema = self.schema;
+        let message = &schema.messages[plan];
+        if let Some(d) = defaults {
+            let mut unexpected: Vec<&str> =
+                d.keys().map(String::as_str).filter(|k| message.field_index(k).is_none()).collect();
+            if !unexpected.is_empty() {
+                unexpected.sort_unstable();
+                return Err(BuildError::InvalidValue {
+                    key: self.key.to_owned(),
+                    path: path.to_owned(),
+                    reason: format!(
+                        "unexpected default argument(s) for message {}: {}",
+                        message.name,
+                        unexpected.join(", ")
+                    ),
+                });
+            }
+        }
+        let mut skipped = vec![false; message.fields.len()];
+        for oneof in &message.oneofs {
+            let named_in = |set: &dyn Fn(&str) -> bool| -> Vec<usize> {
+                oneof.members.iter().copied().filter(|&m| set(&message.fields[m].name)).collect()
+            };
+            let mut selected = named_in(&|n| kwargs.iter().any(|(k, _)| *k == n));
+            if selected.is_empty() {
+                selected = named_in(&|n| switch.is_some_and(|s| s.contains_key(n)));
+            }
+            if selected.is_empty() {
+                selected = named_in(&|n| defaults.is_some_and(|d| d.contains_key(n)));
+            }
+            if selected.len() > 1 {
+                return Err(oneof_conflict(self.key, path, message, oneof, &selected));
+            }
+            for &m in &oneof.members {
+                skipped[m] = !selected.contains(&m);
+            }
+        }
+
+        let mut real: Vec<(usize, Real<'a>)> = Vec::new();
+        for (i, field) in message.fields.iter().enumerate() {
+            if skipped[i] {
+                continue;
+            }
+            let name = field.name.as_str();
+            match field.message {
+                None => {
+                    if let Some(pos) = kwargs.iter().position(|(k, _)| *k == name) {
+                        let value = kwargs[pos].1;
+                        self.check_space(field, value, &join(path, name))?;
+                        kwargs.remove(pos);
+                        real.push((i, Real::Json(value)));
+                    } else if let Some(v) = switch.and_then(|s| s.get(name)) {
+                        real.push((i, Real::Json(v)));
+                    } else if let Some(v) = defaults.and_then(|d| d.get(name)) {
+                        real.push((i, Real::Json(v)));
+                    }
+                }
+                Some(child) => {
+                    let here = join(path, name);
+                    let mut used = false;
+                    if let Some(pos) = kwargs.iter().position(|(k, _)| *k == name) {
+                        self.check_space(field, kwargs[pos].1, &here)?;
+                        used = true;
+                    }
+                    let child_name = &schema.messages[child].name;
+                    let sub = sub_kwargs(self.key, &mut kwargs, name, child_name, &here)?;
+                    let sub_defaults = sub_object(self.key, defaults, name, &here, "default_args")?;
+                    used |= defaults.is_some_and(|d| d.contains_key(name));
+                    let sub_switch = sub_object(self.key, switch, name, &here, "switch value")?;
+                    used |= switch.is_some_and(|s| s.contains_key(name));
+                    let built = self.run(child, sub_defaults, sub_switch, sub, &here)?;
+                    if used || field.required {
+                        real.push((i, Real::Built(built)));
+                    }
+                }
+            }
+        }
+
+        let mut out = DynamicMessage::new(message.desc.clone());
+        for (i, value) in real {
+            let field = &message.fields[i];
+            self.tracker.mark(&field.name);
+            match value {
+                Real::Built(m) => out.set_field(&field.desc, PValue::Message(m)),
+                Real::Json(v) => match convert::field_value(&field.desc, v) {
+                    Ok(Some(converted)) => out.set_field(&field.desc, converted),
+                    Ok(None) => {}
+                    Err(e) => {
+                        return Err(BuildError::InvalidValue {
+                            key: self.key.to_owned(),
+                            path: format!("{}{}", join(path, &field.name), e.suffix),
+                            reason: e.reason,
+                        });
+                    }
+                },
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,184 @@
+//! The schema the engine walks: per-message plans precomputed from protobuf descriptors.
+//!
+//! A [`Schema`] is built once from a root message descriptor; nothing in the engine names a
+//! v0 message, so the same code can run over another format's descriptors.
+
+use std::{collections::HashMap, sync::LazyLock};
+
+use prost_reflect::{Cardinality, FieldDescriptor, Kind, MessageDescriptor, OneofDescriptor};
+
+/// One field of a [`MessagePlan`].
+#[derive(Debug, Clone)]
+pub struct FieldPlan {
+    /// The descriptor.
+    pub desc: FieldDescriptor,
+    /// The field name.
+    pub name: String,
+    /// For a singular (not repeated, not map) message field: the index of its message plan.
+    pub message: Option<usize>,
+    /// Whether the field is a message type (singular, repeated or map entry).
+    pub is_message_type: bool,
+    /// Whether the field is proto2 `required`.
+    pub required: bool,
+}
+
+/// One oneof of a [`MessagePlan`].
+#[derive(Debug, Clone)]
+pub struct OneofPlan {
+    /// The descriptor.
+    pub desc: OneofDescriptor,
+    /// The oneof name.
+    pub name: String,
+    /// Indexes of its members in [`MessagePlan::fields`].
+    pub members: Vec<usize>,
+}
+
+/// A message with its fields in declaration order (the order the reference visits them).
+#[derive(Debug, Clone)]
+pub struct MessagePlan {
+    /// The descriptor.
+    pub desc: MessageDescriptor,
+    /// The short name (`Trainer`), as the reference prints it.
+    pub name: String,
+    /// Fields in declaration order.
+    pub fields: Vec<FieldPlan>,
+    /// Oneofs in declaration order.
+    pub oneofs: Vec<OneofPlan>,
+    /// For each field, the oneof it belongs to (index into `oneofs`).
+    pub field_oneof: Vec<Option<usize>>,
+}
+
+impl MessagePlan {
+    /// The index of the field named `name`, if any.
+    pub fn field_index(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|f| f.name == name)
+    }
+}
+
+/// Precomputed plans of every message reachable from a root message.
+#[derive(Debug, Clone)]
+pub struct Schema {
+    /// Plans; index 0 is the root.
+    pub messages: Vec<MessagePlan>,
+    /// The root's map field that receives hyperparameters (`hyperparameters`).
+    pub hyperparameters_field: FieldDescriptor,
+    /// The hyperparameter (distribution) message.
+    pub hyperparameter_message: MessageDescriptor,
+    /// Hyperparameter paths refused outright.
+    pub not_optimizable: &'static [&'static str],
+}
+
+static V0: LazyLock<Result<Schema, String>> = LazyLock::new(|| {
+    Schema::new(oef_proto::descriptor::v0_experiment(), "hyperparameters", &[
+        "trainer.num_train_steps",
+        "trainer.num_train_epochs",
+    ])
+});
+
+impl Schema {
+    /// The format v0 schema (`deepomatic.oef.experiment.Experiment`).
+    pub fn v0() -> Result<&'static Schema, String> {
+        V0.as_ref().map_err(Clone::clone)
+    }
+
+    /// Plans every message reachable from `root`. `hyperparameters_field` names the root's
+    /// `map<string, HyperParameter>` field.
+    pub fn new(
+        root: MessageDescriptor,
+        hyperparameters_field: &str,
+        not_optimizable: &'static [&'static str],
+    ) -> Result<Schema, String> {
+        let hp_field = root
+            .get_field_by_name(hyperparameters_field)
+            .ok_or_else(|| format!("{} has no field {hyperparameters_field}", root.full_name()))?;
+        let hp_message = match hp_field.kind() {
+            Kind::Message(entry) if hp_field.is_map() => match entry.map_entry_value_field().kind()
+            {
+                Kind::Message(m) => m,
+                _ => return Err(format!("{hyperparameters_field} values are not messages")),
+            },
+            _ => return Err(format!("{hyperparameters_field} is not a map field")),
+        };
+        let mut planner = Planner { messages: Vec::new(), index: HashMap::new() };
+        planner.plan(&root);
+        Ok(Schema {
+            messages: planner.messages,
+            hyperparameters_field: hp_field,
+            hyperparameter_message: hp_message,
+            not_optimizable,
+        })
+    }
+
+    /// The root plan.
+    pub fn root(&self) -> &MessagePlan {
+        &self.messages[0]
+    }
+}
+
+struct Planner {
+    messages: Vec<MessagePlan>,
+    index: HashMap<String, usize>,
+}
+
+impl Planner {
+    fn plan(&mut self, desc: &MessageDescriptor) -> usize {
+        if let Some(&i) = self.index.get(desc.full_name()) {
+            return i;
+        }
+        let me = self.messages.len();
+        self.index.insert(desc.full_name().to_owned(), me);
+        // Placeholder, filled once the fields (and recursive children) are planned.
+        self.messages.push(MessagePlan {
+            desc: desc.clone(),
+            name: desc.name().to_owned(),
+            fields: Vec::new(),
+            oneofs: Vec::new(),
+            field_oneof: Vec::new(),
+        });
+        // Declaration order: `MessageDescriptor::fields` iterates by number.
+        let declared: Vec<FieldDescriptor> = desc
+            .descriptor_proto()
+            .field
+            .iter()
+            .filter_map(|f| desc.get_field_by_name(f.name()))
+            .collect();
+        let mut fields = Vec::with_capacity(declared.len());
+        for field in declared {
+            let is_message_type = matches!(field.kind(), Kind::Message(_));
+            let message = match field.kind() {
+                Kind::Message(m) if !field.is_list() && !field.is_map() => Some(self.plan(&m)),
+                _ => None,
+            };
+            fields.push(FieldPlan {
+                name: field.name().to_owned(),
+                required: field.cardinality() == Cardinality::Required,
+                message,
+                is_message_type,
+                desc: field,
+            });
+        }
+        let oneofs: Vec<OneofPlan> = desc
+            .oneofs()
+            .filter(|o| !o.is_synthetic())
+            .map(|o| OneofPlan {
+                name: o.name().to_owned(),
+                members: o
+                    .fields()
+                    .filter_map(|m| fields.iter().position(|f: &FieldPlan| f.name == m.name()))
+                    .collect(),
+                desc: o,
+            })
+            .collect();
+        let mut field_oneof = vec![None; fields.len()];
+        for (i, o) in oneofs.iter().enumerate() {
+            for &m in &o.members {
+                field_oneof[m] = Some(i);
+            }
+        }
+        let plan = &mut self.messages[me];
+        plan.fields = fields;
+        plan.oneofs = oneofs;
+        plan.field_oneof = field_oneof;
+        me
+    }
+}

@@ -1,0 +1,24 @@
+//! The architecture catalog of the Open Experiment Format (OEF).
+//!
+//! An *architecture* is a named starting point for an experiment: a key
+//! `task.pretraining.meta_arch.backbone`, a display name, `default_args` (a nested dict shaped
+//! like the v0 `Experiment`) and `switch_args` (values applied when a oneof member is
+//! selected). The 404 architectures of `deepomatic-oef` 0.23.1 are project data, not code: they
+//! live in `catalog/<task>.json` (one file per task family) and are embedded in the binary at
+//! build time, parsed once on first use.
+//!
+//! * [`Catalog`]: the parsed catalog ([`Catalog::global`]), lookup with the reference's
+//!   backward-compatible key reordering ([`Catalog::get`]), iteration and [`Filter`]s,
+//!   suggestions by edit distance ([`Catalog::closest`]).
+//! * [`Architecture`], [`Switch`]: one entry, typed.
+//! * [`CatalogError`]: what can go wrong (an unknown key, with the closest keys).
+
+mod architecture;
+mod catalog;
+mod error;
+mod key;
+
+pub use architecture::{Architecture, Switch};
+pub use catalog::{Catalog, Filter, SOURCES};
+pub use error::CatalogError;
+pub use key::{edit_distance, legacy_key};
