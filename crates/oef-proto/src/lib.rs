@@ -7,6 +7,7 @@
 //! * [`descriptor`]: the encoded `FileDescriptorSet` of both, a shared
 //!   [`prost_reflect::DescriptorPool`], and the hyperparameter search spaces declared as custom
 //!   options.
+//! * [`diff`]: structural difference of two messages by dotted field path.
 //! * [`codec`]: binary / proto3 JSON / text encodings, lossless (unknown fields kept) through
 //!   prost-reflect, typed through prost + pbjson, and detection of encoding and format version
 //!   from content.
@@ -16,6 +17,7 @@
 
 pub mod codec;
 pub mod descriptor;
+pub mod diff;
 mod error;
 
 pub use error::{CodecError, CodecErrorKind};

@@ -1,0 +1,153 @@
+//! `oef validate`: decode experiment files and report every problem by field path.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use anyhow::Result;
+use oef_proto::codec::{self, FORMAT_V0};
+use prost_reflect::{DynamicMessage, ReflectMessage, Value};
+
+use crate::{checks, io};
+
+const EXAMPLES: &str = "\
+Examples:
+  oef validate experiment.pb
+  oef validate runs/*.json --json
+
+Each file is decoded (encoding and format version detected from content), its required fields
+and hyperparameter search spaces are checked, and every problem is reported with its dotted
+field path. Exit status: 0 all valid, 1 some file invalid, 2 usage error.";
+
+/// Check experiment files: decoding, required fields, hyperparameter search spaces.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// Files to check (`-` for standard input).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// Print a JSON report instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The outcome for one file.
+#[derive(Debug, serde::Serialize)]
+struct Report {
+    file: String,
+    format_version: Option<u32>,
+    encoding: Option<String>,
+    valid: bool,
+    problems: Vec<checks::Problem>,
+}
+
+fn check(path: &std::path::Path) -> Report {
+    let mut report = Report {
+        file: path.display().to_string(),
+        format_version: None,
+        encoding: None,
+        valid: false,
+        problems: Vec::new(),
+    };
+    let bytes = match io::read_input(path) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            report.problems.push(checks::Problem { path: String::new(), reason: format!("{e:#}") });
+            return report;
+        }
+    };
+    match codec::decode(&bytes) {
+        Err(e) => {
+            let problems = match &e.kind {
+                oef_proto::CodecErrorKind::MissingRequired(paths) => paths
+                    .iter()
+                    .map(|p| checks::Problem { path: p.clone(), reason: "required field is missing".into() })
+                    .collect(),
+                _ => vec![checks::Problem { path: String::new(), reason: e.to_string() }],
+            };
+            report.problems = problems;
+        }
+        Ok((detected, message)) => {
+            report.format_version = Some(detected.version);
+            report.encoding = Some(detected.encoding.to_string());
+            let experiment = if detected.version == FORMAT_V0 {
+                Some(message)
+            } else {
+                match message.get_field_by_name("experiment").as_deref() {
+                    Some(Value::Message(m)) if message.has_field_by_name("experiment") => Some(m.clone()),
+                    _ => {
+                        report.problems.push(checks::Problem {
+                            path: "experiment".into(),
+                            reason: "the file holds no experiment".into(),
+                        });
+                        None
+                    }
+                }
+            };
+            if let Some(experiment) = experiment {
+                report.problems.extend(checks::search_spaces(&experiment));
+                if detected.version != FORMAT_V0 {
+                    report.problems.extend(explicit_values(&experiment, "experiment"));
+                }
+            }
+        }
+    }
+    report.valid = report.problems.is_empty();
+    report
+}
+
+/// Format v1 states every value: each scalar of a present message must be set (oneof members
+/// and repeated fields excepted).
+fn explicit_values(message: &DynamicMessage, prefix: &str) -> Vec<checks::Problem> {
+    let mut problems = Vec::new();
+    for field in message.descriptor().fields() {
+        let path = format!("{prefix}.{}", field.name());
+        let in_real_oneof = field.containing_oneof().is_some_and(|o| !o.is_synthetic());
+        if !message.has_field(&field) {
+            if field.supports_presence() && !in_real_oneof && field.kind().as_message().is_none() {
+                problems.push(checks::Problem { path, reason: "no value: format v1 files state every value".into() });
+            }
+            continue;
+        }
+        match message.get_field(&field).as_ref() {
+            Value::Message(sub) => problems.extend(explicit_values(sub, &path)),
+            Value::List(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if let Value::Message(sub) = item {
+                        problems.extend(explicit_values(sub, &format!("{path}[{i}]")));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    problems
+}
+
+/// Runs `oef validate`.
+pub fn run(args: Args) -> Result<ExitCode> {
+    let reports: Vec<Report> = args.files.iter().map(|f| check(f)).collect();
+    let invalid = reports.iter().filter(|r| !r.valid).count();
+    if args.json {
+        io::print_line(&serde_json::to_string_pretty(&reports)?)?;
+    } else {
+        for report in &reports {
+            if report.valid {
+                io::print_line(&format!(
+                    "{}: valid (format v{}, {})",
+                    report.file,
+                    report.format_version.unwrap_or_default(),
+                    report.encoding.as_deref().unwrap_or_default()
+                ))?;
+            }
+            for problem in &report.problems {
+                if problem.path.is_empty() {
+                    io::print_line(&format!("{}: {}", report.file, problem.reason))?;
+                } else {
+                    io::print_line(&format!("{}: {}: {}", report.file, problem.path, problem.reason))?;
+                }
+            }
+        }
+        eprintln!("{} file(s) checked, {} invalid", reports.len(), invalid);
+    }
+    Ok(if invalid == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

@@ -1,0 +1,115 @@
+//! Reading inputs, choosing output encodings and writing outputs atomically.
+
+use std::{
+    io::{IsTerminal, Read, Write},
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, Result};
+use oef_proto::codec::Encoding;
+
+use crate::Usage;
+
+/// `--format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Protobuf binary wire format (.pb).
+    Binary,
+    /// Canonical proto3 JSON mapping (.json).
+    Json,
+    /// Protobuf text format (.pbtxt).
+    Text,
+}
+
+impl From<Format> for Encoding {
+    fn from(format: Format) -> Self {
+        match format {
+            Format::Binary => Encoding::Binary,
+            Format::Json => Encoding::Json,
+            Format::Text => Encoding::Text,
+        }
+    }
+}
+
+/// The output encoding: `--format` when given, else from the output file's extension, else
+/// JSON. Binary is never written to a terminal.
+pub fn output_encoding(format: Option<Format>, output: Option<&Path>) -> Result<Encoding> {
+    let encoding = match (format, output) {
+        (Some(format), _) => format.into(),
+        (None, Some(path)) => Encoding::from_path(path).unwrap_or(Encoding::Json),
+        (None, None) => Encoding::Json,
+    };
+    if encoding == Encoding::Binary && output.is_none() && std::io::stdout().is_terminal() {
+        return Err(Usage(
+            "refusing to write binary protobuf to a terminal; use -o FILE or redirect stdout".into(),
+        )
+        .into());
+    }
+    Ok(encoding)
+}
+
+/// Reads a file, or standard input for `-`.
+pub fn read_input(path: &Path) -> Result<Vec<u8>> {
+    if path == Path::new("-") {
+        let mut bytes = Vec::new();
+        std::io::stdin().read_to_end(&mut bytes).context("reading standard input")?;
+        return Ok(bytes);
+    }
+    std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))
+}
+
+/// Writes `bytes` to `output` atomically (temporary file in the same directory, fsync,
+/// rename), or to standard output when `output` is `None` or `-`.
+pub fn write_output(output: Option<&Path>, bytes: &[u8]) -> Result<()> {
+    match output {
+        None => write_stdout(bytes),
+        Some(path) if path == Path::new("-") => write_stdout(bytes),
+        Some(path) => write_atomic(path, bytes),
+    }
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout.write_all(bytes).and_then(|()| stdout.flush());
+    match written {
+        // The reader went away (`oef models | head`): what it wanted was written.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        other => other.context("writing standard output"),
+    }
+}
+
+/// Prints a line to standard output (a closed pipe ends the program quietly).
+pub fn print_line(line: &str) -> Result<()> {
+    let mut text = String::with_capacity(line.len() + 1);
+    text.push_str(line);
+    text.push('\n');
+    write_stdout(text.as_bytes())
+}
+
+/// Writes a whole file or nothing: a reader sees the old content or the new, never a part.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut file = tempfile::NamedTempFile::new_in(&dir)
+        .with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
+    file.write_all(bytes).with_context(|| format!("{}: cannot write", path.display()))?;
+    file.as_file().sync_all().with_context(|| format!("{}: cannot sync", path.display()))?;
+    file.persist(path).with_context(|| format!("{}: cannot rename into place", path.display()))?;
+    Ok(())
+}
+
+/// Splits `NAME=VALUE` at the first `=`; NAME is kept exactly (no trimming).
+pub fn split_assignment(arg: &str, what: &str) -> Result<(String, Option<String>)> {
+    match arg.split_once('=') {
+        Some((name, _)) if name.is_empty() => Err(Usage(format!("{what} {arg:?}: empty name")).into()),
+        Some((name, value)) => Ok((name.to_owned(), Some(value.to_owned()))),
+        None => Ok((arg.to_owned(), None)),
+    }
+}
+
+/// A `--set` value: JSON when it parses as JSON, else the string as given.
+pub fn parse_value(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_owned()))
+}

@@ -1,0 +1,182 @@
+//! The `oef` binary end to end: outputs, exit codes, stdin/stdout, files.
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+};
+
+const KEY: &str = "image_classification.pretraining_natural_rgb.softmax.efficientnet_b0";
+const CONFIG: &str = "config_path=gs://bucket/dataset/config.prototxt";
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/legacy-oef")
+}
+
+fn oef(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_oef")).args(args).output().expect("run oef")
+}
+
+fn oef_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oef"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes).unwrap()
+}
+
+#[test]
+fn build_writes_the_reference_experiment() {
+    let dir = tempfile::tempdir().unwrap();
+    let pb = dir.path().join("x.pb");
+    let out = oef(&["build", KEY, "--set", CONFIG, "-o", pb.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&pb).unwrap(), std::fs::read(fixtures().join(format!("defaults/{KEY}.pb"))).unwrap());
+    // JSON to stdout by default.
+    let out = oef(&["build", KEY, "--set", CONFIG]);
+    assert!(out.status.success());
+    let expected = std::fs::read(fixtures().join(format!("defaults/{KEY}.json"))).unwrap();
+    assert_eq!(json(&out.stdout), json(&expected));
+}
+
+#[test]
+fn build_applies_sets_and_hyperparameters() {
+    let out = oef(&[
+        "build", KEY, "--set", CONFIG, "--set", "batch_size=8",
+        "--set", r#"optimizer={"adam_optimizer":{}}"#, "--hp", "trainer.initial_learning_rate",
+        "--format", "text",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("batch_size: 8"), "{text}");
+    assert!(text.contains("adam_optimizer"), "{text}");
+    assert!(text.contains(r#"key: "trainer.initial_learning_rate""#), "{text}");
+}
+
+#[test]
+fn build_errors_exit_1_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("never.pb");
+    let out = oef(&["build", "image_classification.pretraining_natural_rgb.softmax.efficientnet_b9", "--set", CONFIG, "-o", target.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("closest: image_classification.pretraining_natural_rgb.softmax.efficientnet_b"), "{}", stderr(&out));
+    assert!(!target.exists());
+    let out = oef(&["build", KEY, "--set", CONFIG, "--set", "batch_size =3", "-o", target.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("'batch_size '"), "{}", stderr(&out));
+    assert!(!target.exists());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no temporary file left behind");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(oef(&["build", KEY, "--format-version", "3"]).status.code(), Some(2));
+    assert_eq!(oef(&["build", KEY, "--set", "no_equals_sign"]).status.code(), Some(2));
+    assert_eq!(oef(&["build"]).status.code(), Some(2));
+    assert_eq!(oef(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(oef(&["diff", "a.pb"]).status.code(), Some(2));
+}
+
+#[test]
+fn help_teaches_with_examples() {
+    for command in ["build", "export-catalog", "validate", "convert", "diff", "models"] {
+        let out = oef(&[command, "--help"]);
+        assert!(out.status.success());
+        let help = String::from_utf8(out.stdout).unwrap();
+        assert!(help.contains("Examples:"), "{command} --help has examples");
+    }
+}
+
+#[test]
+fn convert_reads_stdin_and_writes_stdout_losslessly() {
+    let pb = std::fs::read(fixtures().join(format!("defaults/{KEY}.pb"))).unwrap();
+    let out = oef_stdin(&["convert", "-", "-o", "-", "--format", "text"], &pb);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = oef_stdin(&["convert", "-", "-o", "-", "--format", "binary"], &out.stdout);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(out.stdout, pb, "binary -> text -> binary is byte-identical");
+    let out = oef_stdin(&["convert", "-", "-o", "-"], b"not an experiment");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("-:"), "{}", stderr(&out));
+}
+
+#[test]
+fn export_catalog_writes_every_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = oef(&["export-catalog", "--format", "binary", "-o", dir.path().to_str().unwrap(), "--set", CONFIG]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut count = 0;
+    for entry in std::fs::read_dir(fixtures().join("defaults")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "pb") {
+            let ours = std::fs::read(dir.path().join(path.file_name().unwrap())).unwrap();
+            assert_eq!(ours, std::fs::read(&path).unwrap(), "{}", path.display());
+            count += 1;
+        }
+    }
+    assert_eq!(count, 404);
+}
+
+#[test]
+fn validate_reports_problems_with_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = fixtures().join(format!("defaults/{KEY}.pb"));
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, br#"{"dataset": {}, "trainer": {"batchSize": 4}}"#).unwrap();
+    let garbage = dir.path().join("garbage.pb");
+    std::fs::write(&garbage, b"\x08").unwrap();
+    let out = oef(&["validate", good.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = oef(&["validate", "--json", good.to_str().unwrap(), bad.to_str().unwrap(), garbage.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let reports = json(&out.stdout);
+    assert_eq!(reports[0]["valid"], true);
+    assert_eq!(reports[1]["problems"][0]["path"], "dataset.config_path");
+    assert_eq!(reports[2]["valid"], false);
+    let out = oef(&["validate", fixtures().join("overrides/v0003.pb").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap().replace(fixtures().to_str().unwrap(), "$FIXTURES");
+    insta::assert_snapshot!("validate_out_of_space", text);
+}
+
+#[test]
+fn diff_by_field_path() {
+    let a = fixtures().join(format!("defaults/{KEY}.pb"));
+    let b = fixtures().join(format!("defaults/{KEY}.json"));
+    let out = oef(&["diff", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "same experiment in two encodings");
+    let case = fixtures().join("overrides/v0003.pb");
+    let out = oef(&["diff", case.to_str().unwrap(), "--against-default", "--architecture", "image_classification.pretraining_none.softmax.inception_v3"]);
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!("diff_against_default", String::from_utf8(out.stdout).unwrap());
+    let out = oef(&["diff", "--json", a.to_str().unwrap(), case.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(json(&out.stdout).as_array().is_some_and(|d| !d.is_empty()));
+}
+
+#[test]
+fn models_lists_filters_and_shows() {
+    let out = oef(&["models", "--json", "--task", "image_ocr"]);
+    assert!(out.status.success());
+    let rows = json(&out.stdout);
+    assert!(rows.as_array().unwrap().iter().all(|r| r["task"] == "image_ocr"));
+    assert_eq!(rows.as_array().unwrap().len(), 6);
+    let out = oef(&["models", "show", KEY]);
+    assert!(out.status.success());
+    assert_eq!(json(&out.stdout)["key"], KEY);
+    let out = oef(&["models", "show", "image_classification.nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("closest"), "{}", stderr(&out));
+}

@@ -1,0 +1,52 @@
+//! Codec throughput over the 404 default experiments of the reference corpus.
+//!
+//! One iteration processes all 404 messages; `scripts/bench-codec.sh` divides by 404 and
+//! prints the ratio to the Python reference measured in the same run.
+//!
+//! * `binary_decode_encode`: prost decode + encode of each `.pb` (what upb does in Python).
+//! * `json_parse_print`: pbjson parse + pretty print of each `.json` (Python's json_format).
+
+use std::{hint::black_box, path::Path};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use oef_proto::v0;
+use prost::Message;
+
+fn corpus() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/legacy-oef/defaults");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .expect("fixtures")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok()?.strip_suffix(".pb").map(str::to_owned))
+        .collect();
+    names.sort();
+    let pb = names.iter().map(|n| std::fs::read(dir.join(format!("{n}.pb"))).expect("pb")).collect();
+    let json = names.iter().map(|n| std::fs::read(dir.join(format!("{n}.json"))).expect("json")).collect();
+    (pb, json)
+}
+
+fn codec(c: &mut Criterion) {
+    let (pb, json) = corpus();
+    assert_eq!(pb.len(), 404);
+    c.bench_function("binary_decode_encode", |b| {
+        let mut out = Vec::with_capacity(1024);
+        b.iter(|| {
+            for bytes in &pb {
+                let experiment = v0::Experiment::decode(black_box(bytes.as_slice())).expect("decode");
+                out.clear();
+                experiment.encode(&mut out).expect("encode");
+                black_box(&out);
+            }
+        })
+    });
+    c.bench_function("json_parse_print", |b| {
+        b.iter(|| {
+            for text in &json {
+                let experiment: v0::Experiment = serde_json::from_slice(black_box(text)).expect("parse");
+                black_box(serde_json::to_vec_pretty(&experiment).expect("print"));
+            }
+        })
+    });
+}
+
+criterion_group!(benches, codec);
+criterion_main!(benches);
