@@ -1,0 +1,389 @@
+//! Which catalog architecture a v0 experiment was built from.
+//!
+//! A v0 file does not say which architecture key it was built from; v1 records it. The
+//! inferred key is the catalog entry whose default experiment is closest to the file: the one
+//! with the fewest differing dotted field paths. Values are compared as the training sees them
+//! (an unset proto2 field counts as its default, so explicit and implicit defaults are equal).
+//! A tie, or a closest default that still differs in more than a quarter of its paths, is an
+//! [`ArchitectureError`]; the operator then names the key (`--architecture`).
+//!
+//! The defaults come from an [`ArchitectureDefaults`] provider: the catalog through
+//! `oef-builder` ([`CatalogDefaults`]: the default experiment of every key with
+//! `config_path = "gs://bucket/dataset/config.prototxt"`), or a directory of `<key>.pb` files
+//! ([`DirectoryDefaults`]).
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::OnceLock,
+};
+
+use prost::Message as _;
+use prost_reflect::{DynamicMessage, Kind, ReflectMessage, Value};
+
+use crate::snapshot;
+
+/// The `config_path` the default experiments are built with.
+pub const DEFAULT_CONFIG_PATH: &str = "gs://bucket/dataset/config.prototxt";
+
+/// Supplies the default v0 experiment of every architecture key.
+pub trait ArchitectureDefaults: Send + Sync {
+    /// Every `(key, default experiment)` pair.
+    fn defaults(&self) -> Result<Vec<(String, oef_proto::v0::Experiment)>, ArchitectureError>;
+}
+
+/// The defaults of the architecture catalog, built by `oef-builder` (every key of
+/// [`oef_catalog::Catalog::global`] with `config_path` = [`DEFAULT_CONFIG_PATH`]). What
+/// `oef-migrate` uses.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CatalogDefaults;
+
+impl ArchitectureDefaults for CatalogDefaults {
+    fn defaults(&self) -> Result<Vec<(String, oef_proto::v0::Experiment)>, ArchitectureError> {
+        oef_catalog::Catalog::global()
+            .iter()
+            .map(|architecture| {
+                let key = architecture.key.clone();
+                oef_builder::ExperimentBuilder::new(&key)
+                    .map(|b| b.set("config_path", serde_json::json!(DEFAULT_CONFIG_PATH)))
+                    .and_then(|b| b.build())
+                    .map(|experiment| (key, experiment))
+                    .map_err(|e| ArchitectureError::Defaults(e.to_string()))
+            })
+            .collect()
+    }
+}
+
+/// Defaults read from a directory of `<key>.pb` files (binary v0 experiments), such as
+/// `tests/fixtures/legacy-oef/defaults`.
+#[derive(Debug, Clone)]
+pub struct DirectoryDefaults {
+    dir: PathBuf,
+}
+
+impl DirectoryDefaults {
+    /// Defaults from `dir/<key>.pb`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+}
+
+impl ArchitectureDefaults for DirectoryDefaults {
+    fn defaults(&self) -> Result<Vec<(String, oef_proto::v0::Experiment)>, ArchitectureError> {
+        let fail = |what: String| ArchitectureError::Defaults(what);
+        let entries = std::fs::read_dir(&self.dir)
+            .map_err(|e| fail(format!("reading {}: {e}", self.dir.display())))?;
+        let mut out = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(|e| fail(format!("reading {}: {e}", self.dir.display())))?.path();
+            if path.extension().is_none_or(|e| e != "pb") {
+                continue;
+            }
+            let Some(key) = path.file_stem().and_then(|s| s.to_str()) else { continue };
+            let bytes = std::fs::read(&path).map_err(|e| fail(format!("reading {}: {e}", path.display())))?;
+            let experiment = oef_proto::v0::Experiment::decode(bytes.as_slice())
+                .map_err(|e| fail(format!("decoding {}: {e}", path.display())))?;
+            out.push((key.to_owned(), experiment));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+}
+
+/// Why no architecture key could be determined.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ArchitectureError {
+    /// Several keys are equally close.
+    #[error(
+        "ambiguous architecture: {} are equally close ({differing} differing field paths); \
+         name one with --architecture",
+        candidates.join(", ")
+    )]
+    Ambiguous {
+        /// The tied keys, sorted.
+        candidates: Vec<String>,
+        /// Their number of differing field paths.
+        differing: usize,
+    },
+    /// Even the closest default differs too much to be what the file was built from.
+    #[error(
+        "no plausible architecture: the closest, {closest}, differs in {differing} of its \
+         {paths} field paths; name one with --architecture"
+    )]
+    NoPlausibleMatch {
+        /// The closest key.
+        closest: String,
+        /// Its number of differing field paths.
+        differing: usize,
+        /// The number of field paths of its default.
+        paths: usize,
+    },
+    /// `--architecture` named a key the catalog does not have.
+    #[error("unknown architecture key {0:?}")]
+    UnknownKey(String),
+    /// The defaults could not be obtained.
+    #[error("architecture defaults unavailable: {0}")]
+    Defaults(String),
+}
+
+/// The inferred architecture of one experiment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inference {
+    /// The closest key.
+    pub key: String,
+    /// Its number of differing field paths.
+    pub differing: usize,
+}
+
+/// Nearest-default search over every architecture, built on first use.
+pub struct ArchitectureIndex {
+    provider: Box<dyn ArchitectureDefaults>,
+    built: OnceLock<Result<Built, ArchitectureError>>,
+}
+
+struct Built {
+    keys: Vec<String>,
+    /// Number of leaf paths of each key's default.
+    sizes: Vec<u32>,
+    /// Leaf path hash → keys whose default has that path.
+    paths: HashMap<u64, Vec<u16>>,
+    /// (path, value) hash → keys whose default has that path with that value.
+    pairs: HashMap<u64, Vec<u16>>,
+}
+
+impl ArchitectureIndex {
+    /// An index over the defaults of `provider` (read on first use).
+    pub fn new(provider: impl ArchitectureDefaults + 'static) -> Self {
+        Self { provider: Box::new(provider), built: OnceLock::new() }
+    }
+
+    fn built(&self) -> Result<&Built, ArchitectureError> {
+        self.built.get_or_init(|| build(self.provider.as_ref())).as_ref().map_err(Clone::clone)
+    }
+
+    /// Every key, sorted.
+    pub fn keys(&self) -> Result<&[String], ArchitectureError> {
+        Ok(&self.built()?.keys)
+    }
+
+    /// Checks that `key` is a known architecture.
+    pub fn check_key(&self, key: &str) -> Result<(), ArchitectureError> {
+        let built = self.built()?;
+        if built.keys.binary_search_by(|k| k.as_str().cmp(key)).is_ok() {
+            Ok(())
+        } else {
+            Err(ArchitectureError::UnknownKey(key.to_owned()))
+        }
+    }
+
+    /// Every key with its number of differing field paths from `experiment` (a v0
+    /// `Experiment` of the v0 snapshot) and the number of field paths of its default, closest
+    /// first (ties by key).
+    pub fn ranking(&self, experiment: &DynamicMessage) -> Result<Vec<(String, usize, usize)>, ArchitectureError> {
+        let built = self.built()?;
+        let distances = distances(built, experiment);
+        let mut out: Vec<(String, usize, usize)> = distances
+            .iter()
+            .enumerate()
+            .map(|(k, d)| (built.keys[k].clone(), *d, built.sizes[k] as usize))
+            .collect();
+        out.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(out)
+    }
+
+    /// The key whose default is closest to `experiment` (a v0 `Experiment` of the v0 snapshot).
+    pub fn infer(&self, experiment: &DynamicMessage) -> Result<Inference, ArchitectureError> {
+        let built = self.built()?;
+        let distances = distances(built, experiment);
+        let Some(&differing) = distances.iter().min() else {
+            return Err(ArchitectureError::Defaults("no architecture defaults".into()));
+        };
+        let best: Vec<usize> = (0..distances.len()).filter(|&k| distances[k] == differing).collect();
+        if let [k] = best.as_slice() {
+            let paths = built.sizes[*k] as usize;
+            if differing * PLAUSIBLE_FRACTION > paths {
+                return Err(ArchitectureError::NoPlausibleMatch {
+                    closest: built.keys[*k].clone(),
+                    differing,
+                    paths,
+                });
+            }
+            return Ok(Inference { key: built.keys[*k].clone(), differing });
+        }
+        Err(ArchitectureError::Ambiguous {
+            candidates: best.iter().map(|&k| built.keys[k].clone()).collect(),
+            differing,
+        })
+    }
+}
+
+/// A match is plausible when at most 1/PLAUSIBLE_FRACTION of the default's paths differ.
+const PLAUSIBLE_FRACTION: usize = 2;
+
+/// The number of differing field paths between `experiment` and each key's default:
+/// `|A| + |B_k| - common_paths(k) - equal_pairs(k)`.
+fn distances(built: &Built, experiment: &DynamicMessage) -> Vec<usize> {
+    let mut leaves = Vec::with_capacity(256);
+    collect_leaves(experiment, SEED, &mut leaves);
+    let mut shared = vec![0u32; built.keys.len()];
+    for (path, pair) in &leaves {
+        if let Some(keys) = built.paths.get(path) {
+            for &k in keys {
+                shared[usize::from(k)] += 1;
+            }
+        }
+        if let Some(keys) = built.pairs.get(pair) {
+            for &k in keys {
+                shared[usize::from(k)] += 1;
+            }
+        }
+    }
+    let own = leaves.len();
+    shared
+        .iter()
+        .zip(&built.sizes)
+        .map(|(shared, size)| (own + *size as usize).saturating_sub(*shared as usize))
+        .collect()
+}
+
+fn build(provider: &dyn ArchitectureDefaults) -> Result<Built, ArchitectureError> {
+    let mut defaults = provider.defaults()?;
+    defaults.sort_by(|a, b| a.0.cmp(&b.0));
+    defaults.dedup_by(|a, b| a.0 == b.0);
+    if defaults.is_empty() {
+        return Err(ArchitectureError::Defaults("the provider gave no defaults".into()));
+    }
+    if defaults.len() > usize::from(u16::MAX) {
+        return Err(ArchitectureError::Defaults("more than 65535 architectures".into()));
+    }
+    let desc = snapshot::root_message(0)
+        .ok_or_else(|| ArchitectureError::Defaults("no v0 snapshot".into()))?;
+    let mut built = Built {
+        keys: Vec::with_capacity(defaults.len()),
+        sizes: Vec::with_capacity(defaults.len()),
+        paths: HashMap::new(),
+        pairs: HashMap::new(),
+    };
+    let mut leaves = Vec::new();
+    for (i, (key, experiment)) in defaults.into_iter().enumerate() {
+        let message = DynamicMessage::decode(desc.clone(), experiment.encode_to_vec().as_slice())
+            .map_err(|e| ArchitectureError::Defaults(format!("{key}: {e}")))?;
+        leaves.clear();
+        collect_leaves(&message, SEED, &mut leaves);
+        let i = u16::try_from(i).unwrap_or(u16::MAX);
+        for (path, pair) in &leaves {
+            built.paths.entry(*path).or_default().push(i);
+            built.pairs.entry(*pair).or_default().push(i);
+        }
+        built.keys.push(key);
+        built.sizes.push(u32::try_from(leaves.len()).unwrap_or(u32::MAX));
+    }
+    Ok(built)
+}
+
+const SEED: u64 = 0x243f_6a88_85a3_08d3;
+
+/// FxHash-style mixing: fast and good enough to tell field paths and values apart.
+fn mix(h: u64, x: u64) -> u64 {
+    (h.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95)
+}
+
+fn mix_bytes(mut h: u64, bytes: &[u8]) -> u64 {
+    h = mix(h, bytes.len() as u64);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        h = mix(h, u64::from_le_bytes(word));
+    }
+    let mut word = [0u8; 8];
+    let rest = chunks.remainder();
+    word[..rest.len()].copy_from_slice(rest);
+    mix(h, u64::from_le_bytes(word))
+}
+
+/// The leaves of a message as (path hash, (path, value) hash): every singular scalar field as
+/// the training sees it (set, or unset outside a oneof: its default), every repeated field as
+/// one leaf, every map entry as one leaf. Sub-messages are entered only when present.
+fn collect_leaves(message: &DynamicMessage, path: u64, out: &mut Vec<(u64, u64)>) {
+    for field in message.descriptor().fields() {
+        let field_path = mix(path, u64::from(field.number()));
+        let present = message.has_field(&field);
+        if field.is_map() {
+            if let Some(Value::Map(entries)) = present.then(|| message.get_field(&field)).as_deref()
+            {
+                for (key, value) in entries {
+                    let key_path = mix(field_path, hash_map_key(key));
+                    out.push((key_path, hash_value(key_path, value)));
+                }
+            }
+        } else if field.is_list() {
+            if present {
+                out.push((field_path, hash_value(field_path, &message.get_field(&field))));
+            }
+        } else if let Kind::Message(_) = field.kind() {
+            if present {
+                if let Value::Message(sub) = message.get_field(&field).as_ref() {
+                    collect_leaves(sub, field_path, out);
+                }
+            }
+        } else if present || field.containing_oneof().is_none() {
+            out.push((field_path, hash_value(field_path, &message.get_field(&field))));
+        }
+    }
+}
+
+fn hash_map_key(key: &prost_reflect::MapKey) -> u64 {
+    use prost_reflect::MapKey;
+    match key {
+        MapKey::Bool(b) => u64::from(*b),
+        MapKey::I32(v) => *v as u64,
+        MapKey::I64(v) => *v as u64,
+        MapKey::U32(v) => u64::from(*v),
+        MapKey::U64(v) => *v,
+        MapKey::String(s) => mix_bytes(SEED, s.as_bytes()),
+    }
+}
+
+fn hash_value(h: u64, value: &Value) -> u64 {
+    match value {
+        Value::Bool(b) => mix(h, 1 + u64::from(*b)),
+        Value::I32(v) => mix(mix(h, 3), *v as u64),
+        Value::I64(v) => mix(mix(h, 4), *v as u64),
+        Value::U32(v) => mix(mix(h, 5), u64::from(*v)),
+        Value::U64(v) => mix(mix(h, 6), *v),
+        Value::F32(v) => mix(mix(h, 7), u64::from(v.to_bits())),
+        Value::F64(v) => mix(mix(h, 8), v.to_bits()),
+        Value::String(s) => mix_bytes(mix(h, 9), s.as_bytes()),
+        Value::Bytes(b) => mix_bytes(mix(h, 10), b),
+        Value::EnumNumber(n) => mix(mix(h, 11), *n as u64),
+        Value::Message(m) => {
+            let mut h = mix(h, 12);
+            for (field, value) in m.fields() {
+                h = hash_value(mix(h, u64::from(field.number())), value);
+            }
+            h
+        }
+        Value::List(items) => {
+            let mut h = mix(mix(h, 13), items.len() as u64);
+            for item in items {
+                h = hash_value(h, item);
+            }
+            h
+        }
+        Value::Map(entries) => {
+            // Order-independent: sum of the entries' hashes.
+            let sum = entries
+                .iter()
+                .map(|(k, v)| hash_value(mix(SEED, hash_map_key(k)), v))
+                .fold(0u64, u64::wrapping_add);
+            mix(mix(h, 14), sum)
+        }
+    }
+}
+
+/// The path of the default fixtures of this repository, for tests and examples.
+pub fn fixture_defaults_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/legacy-oef/defaults"))
+}

@@ -1,0 +1,182 @@
+//! `oef-migrate`: brings stored Open Experiment Format files to any format version.
+
+use std::{
+    io::IsTerminal as _,
+    path::PathBuf,
+    process::ExitCode,
+    sync::Arc,
+    time::SystemTime,
+};
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use oef_migrations::{
+    ArchitectureIndex, CatalogDefaults, DirectoryDefaults, LATEST_VERSION, Registry, Tool,
+    run::{self, FormatChoice, Mode, Options},
+};
+use oef_proto::codec::Encoding;
+
+const EXAMPLES: &str = "\
+Examples:
+  # Bring a tree of experiments to the newest format, in place (idempotent, crash-safe):
+  oef-migrate --in-place experiments/
+
+  # Write v1 copies as JSON under out/, mirroring relative paths:
+  oef-migrate --to 1 --format json --out-dir out/ experiments/
+
+  # What would change, without writing anything:
+  oef-migrate --dry-run experiments/old.pb
+
+  # CI: fail if any file is not at format v1:
+  oef-migrate --check --to 1 experiments/
+
+  # Downgrade to the legacy format for deepomatic-oef (exact for files that came from v0):
+  oef-migrate --to 0 --out-dir legacy/ experiments/
+
+  # A v0 file whose architecture cannot be inferred:
+  oef-migrate --in-place --architecture image_detection.pretraining_natural_rgb.ssd.mobilenet_v1 exp.pb
+
+Exit status: 0 when every file is done (or, with --check, current); 1 when a file failed
+(or, with --check, is not current); 2 on a usage error.";
+
+/// Brings stored OEF experiment files (v0 deepomatic-oef or v1 envelopes; binary, JSON or text,
+/// detected from content) to a format version. Files already at the target are left untouched.
+#[derive(Debug, Parser)]
+#[command(name = "oef-migrate", version, after_help = EXAMPLES)]
+struct Cli {
+    /// Target format major version [default: the newest]
+    #[arg(long, value_name = "N")]
+    to: Option<u32>,
+
+    /// Rewrite each file in place (temporary file, fsync, rename; mode kept)
+    #[arg(long, conflicts_with = "out_dir")]
+    in_place: bool,
+
+    /// Write results under DIR, mirroring paths relative to each PATH argument
+    #[arg(long, value_name = "DIR")]
+    out_dir: Option<PathBuf>,
+
+    /// Write nothing; list what would change (field-path diff per file)
+    #[arg(long, conflicts_with = "check")]
+    dry_run: bool,
+
+    /// Write nothing; exit 1 if any file is not at the target version (for CI)
+    #[arg(long)]
+    check: bool,
+
+    /// Worker threads [default: the number of CPUs]
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
+
+    /// Architecture key to record for v0 files instead of inferring it
+    #[arg(long, value_name = "KEY")]
+    architecture: Option<String>,
+
+    /// Encoding of the files written
+    #[arg(long, value_enum, default_value_t = Format::Keep)]
+    format: Format,
+
+    /// Print the report as JSON (for machines)
+    #[arg(long)]
+    json: bool,
+
+    /// Directory of `<key>.pb` default experiments used to infer architectures
+    #[arg(long, value_name = "DIR", hide = true)]
+    defaults_dir: Option<PathBuf>,
+
+    /// Files or directories (recursive)
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// The encoding of each input
+    Keep,
+    /// Protobuf binary
+    Binary,
+    /// Canonical proto3 JSON
+    Json,
+    /// Protobuf text format
+    Text,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run_cli(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("oef-migrate: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_cli(cli: Cli) -> anyhow::Result<ExitCode> {
+    let to = cli.to.unwrap_or(LATEST_VERSION);
+    if to > LATEST_VERSION {
+        bail!("--to {to}: this build knows format versions 0 to {LATEST_VERSION}");
+    }
+    let mode = if cli.check {
+        Mode::Check
+    } else if cli.dry_run {
+        Mode::DryRun
+    } else if cli.in_place {
+        Mode::InPlace
+    } else if let Some(dir) = &cli.out_dir {
+        Mode::OutDir(dir.clone())
+    } else {
+        bail!("say where results go: --in-place or --out-dir DIR (or --dry-run / --check)");
+    };
+    let jobs = match cli.jobs {
+        Some(0) => bail!("--jobs must be at least 1"),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    };
+    let format = match cli.format {
+        Format::Keep => FormatChoice::Keep,
+        Format::Binary => FormatChoice::To(Encoding::Binary),
+        Format::Json => FormatChoice::To(Encoding::Json),
+        Format::Text => FormatChoice::To(Encoding::Text),
+    };
+    let index = match &cli.defaults_dir {
+        Some(dir) => ArchitectureIndex::new(DirectoryDefaults::new(dir.clone())),
+        None => ArchitectureIndex::new(CatalogDefaults),
+    };
+    let registry = Registry::standard(Arc::new(index));
+    let options = Options {
+        to,
+        mode: mode.clone(),
+        jobs,
+        architecture: cli.architecture.clone(),
+        format,
+        tool: Tool::oef_migrate(),
+        time: SystemTime::now(),
+    };
+
+    let writes = matches!(mode, Mode::InPlace | Mode::OutDir(_));
+    let (inputs, mut failures) = run::collect(&cli.paths, writes);
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::with_draw_target(Some(inputs.len() as u64), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} files {per_sec} eta {eta}")
+                .context("progress bar template")?,
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut report = run::run(&inputs, &options, &registry, &|_| bar.inc(1));
+    bar.finish_and_clear();
+    if !failures.is_empty() {
+        failures.append(&mut report.files);
+        report = run::Report::rebuild(report.target_version, &mode, failures);
+    }
+    if cli.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.render_text());
+    }
+    Ok(ExitCode::from(u8::try_from(report.exit_code()).unwrap_or(1)))
+}

@@ -1,0 +1,603 @@
+//! The file-tree driver behind `oef-migrate`: which files, what happens to each, the report.
+//!
+//! * [`collect`] expands files and directories (recursively, sorted) into [`Input`]s.
+//! * [`run`] processes them on `jobs` threads. Each file is read, detected from content,
+//!   decoded through its version's snapshot, migrated by the [`Registry`] and written
+//!   crash-safely: to a temporary file in the destination's directory, flushed to disk, then
+//!   renamed over the destination with the source's permissions. A file already at the target
+//!   version (and encoding) is not touched: same bytes, same mtime.
+//! * Every file gets a [`FileReport`]; a failure is reported with its reason and never stops the
+//!   other files. The [`Report`] renders as text or JSON and gives the exit code.
+//!
+//! Durability: on Linux, the temporary files of a batch (up to [`BATCH`] per thread) are
+//! flushed by one `syncfs(2)` before any of them is renamed, and a last `syncfs` after the run
+//! makes the renames durable; elsewhere each temporary file is `fsync`ed. Either way a file is
+//! at every moment the complete old or the complete new version, even on a crash or `SIGKILL`.
+//! Temporary files are named `.<name>.oef-migrate-<pid>-<n>.tmp`; those of a process that no
+//! longer runs are removed by the next run over the same tree.
+
+use std::{
+    collections::HashSet,
+    fs,
+    io::Write as _,
+    path::{Path, PathBuf},
+    sync::atomic::{AtomicUsize, Ordering},
+    time::SystemTime,
+};
+
+use oef_proto::codec::Encoding;
+use prost_reflect::Value;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::{
+    MigrateError, Registry, StepContext, Tool,
+    diff::{self, DiffSummary},
+    document,
+};
+
+/// Temporary files staged per thread before one flush and the renames.
+pub const BATCH: usize = 512;
+
+/// What to do with the files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Rewrite each file in place.
+    InPlace,
+    /// Write each result under this directory, mirroring the relative paths.
+    OutDir(PathBuf),
+    /// Write nothing; report what would change.
+    DryRun,
+    /// Write nothing; report the files not at the target version (and fail if any).
+    Check,
+}
+
+/// Encoding of the files written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormatChoice {
+    /// The encoding of each input.
+    Keep,
+    /// This encoding for every file.
+    To(Encoding),
+}
+
+/// Options of a run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Target format version.
+    pub to: u32,
+    /// What to do.
+    pub mode: Mode,
+    /// Worker threads (at least 1).
+    pub jobs: usize,
+    /// Architecture key for every v0 file, instead of inference.
+    pub architecture: Option<String>,
+    /// Encoding of the output.
+    pub format: FormatChoice,
+    /// The tool recorded in provenance.
+    pub tool: Tool,
+    /// The time recorded in provenance (one per run).
+    pub time: SystemTime,
+}
+
+/// One file to process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    /// The file.
+    pub path: PathBuf,
+    /// Its path relative to the PATH argument it was found under (its file name for a file
+    /// argument): where it goes under `--out-dir`.
+    pub relative: PathBuf,
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Written at the target version (or re-encoded).
+    Migrated,
+    /// Already at the target version and encoding: left untouched.
+    Current,
+    /// `--dry-run`: would be migrated.
+    WouldMigrate,
+    /// `--check`: not at the target version or encoding.
+    NotCurrent,
+    /// Could not be processed; see the reason.
+    Failed,
+}
+
+/// The report of one file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileReport {
+    /// The file, as found.
+    pub path: PathBuf,
+    /// What happened.
+    pub outcome: Outcome,
+    /// Detected format version of the input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_version: Option<u32>,
+    /// Detected encoding of the input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// `--dry-run`: the field paths that would change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<DiffSummary>,
+}
+
+impl FileReport {
+    fn failed(path: &Path, error: impl ToString) -> Self {
+        Self {
+            path: path.to_owned(),
+            outcome: Outcome::Failed,
+            from_version: None,
+            encoding: None,
+            error: Some(error.to_string()),
+            diff: None,
+        }
+    }
+}
+
+/// Counts per outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Files processed.
+    pub total: usize,
+    /// Written (or would be, with `--dry-run`; not current, with `--check`).
+    pub migrated: usize,
+    /// Already at the target.
+    pub current: usize,
+    /// Failed.
+    pub failed: usize,
+}
+
+/// The report of a run: one entry per file, sorted by path.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Target format version.
+    pub target_version: u32,
+    /// `in-place`, `out-dir`, `dry-run` or `check`.
+    pub mode: &'static str,
+    /// Counts.
+    pub summary: Summary,
+    /// Every file.
+    pub files: Vec<FileReport>,
+}
+
+impl Report {
+    /// A report over `files` (sorted here), e.g. to merge [`collect`]'s failures into [`run`]'s.
+    pub fn rebuild(target_version: u32, mode: &Mode, files: Vec<FileReport>) -> Self {
+        Self::new(target_version, mode, files)
+    }
+
+    fn new(target_version: u32, mode: &Mode, mut files: Vec<FileReport>) -> Self {
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut summary = Summary { total: files.len(), ..Summary::default() };
+        for file in &files {
+            match file.outcome {
+                Outcome::Migrated | Outcome::WouldMigrate | Outcome::NotCurrent => summary.migrated += 1,
+                Outcome::Current => summary.current += 1,
+                Outcome::Failed => summary.failed += 1,
+            }
+        }
+        let mode = match mode {
+            Mode::InPlace => "in-place",
+            Mode::OutDir(_) => "out-dir",
+            Mode::DryRun => "dry-run",
+            Mode::Check => "check",
+        };
+        Self { target_version, mode, summary, files }
+    }
+
+    /// 1 if any file failed, or (`--check`) is not current; else 0.
+    pub fn exit_code(&self) -> i32 {
+        let not_current = self.mode == "check" && self.summary.migrated > 0;
+        i32::from(self.summary.failed > 0 || not_current)
+    }
+
+    /// The report as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()))
+    }
+
+    /// The report for people: one line per failed file (and per file that would change with
+    /// `--dry-run` / `--check`, with its field-path diff summary), then the summary.
+    pub fn render_text(&self) -> String {
+        const SHOWN: usize = 8;
+        let mut out = String::new();
+        for file in &self.files {
+            let path = file.path.display();
+            let from = file.from_version.map(|v| format!("v{v}")).unwrap_or_default();
+            let encoding = file.encoding.as_deref().unwrap_or("");
+            match file.outcome {
+                Outcome::Failed => {
+                    out += &format!("failed         {path}: {}\n", file.error.as_deref().unwrap_or(""));
+                }
+                Outcome::NotCurrent => {
+                    out += &format!("not current    {path} ({from} {encoding})\n");
+                }
+                Outcome::WouldMigrate => {
+                    let counts = file.diff.as_ref().map(DiffSummary::counts).unwrap_or_default();
+                    out += &format!(
+                        "would migrate  {path} ({from} {encoding} -> v{}) {counts}\n",
+                        self.target_version
+                    );
+                    if let Some(diff) = &file.diff {
+                        for (sign, list) in [("+", &diff.added), ("-", &diff.removed), ("~", &diff.changed)] {
+                            for p in list.iter().take(SHOWN) {
+                                out += &format!("    {sign} {p}\n");
+                            }
+                            if list.len() > SHOWN {
+                                out += &format!("    {sign} … {} more\n", list.len() - SHOWN);
+                            }
+                        }
+                    }
+                }
+                Outcome::Migrated | Outcome::Current => {}
+            }
+        }
+        let s = &self.summary;
+        let verb = match self.mode {
+            "dry-run" => "would migrate",
+            "check" => "not current",
+            _ => "migrated",
+        };
+        out += &format!(
+            "{} files: {} {verb}, {} already current, {} failed (target: format v{})\n",
+            s.total, s.migrated, s.current, s.failed, self.target_version
+        );
+        out
+    }
+}
+
+/// Whether `name` is one of our temporary files.
+fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(".tmp") && name.contains(".oef-migrate-")
+}
+
+/// The process id in one of our temporary file names.
+fn temp_pid(name: &str) -> Option<u32> {
+    let rest = &name[name.rfind(".oef-migrate-")? + ".oef-migrate-".len()..];
+    rest.split('-').next()?.parse().ok()
+}
+
+/// Expands PATH arguments into inputs, recursing into directories (sorted, symlinks to files
+/// followed, our temporary files skipped). A PATH that cannot be read is a failed report.
+/// Temporary files left by a process that no longer runs are removed when `clean_stale`.
+pub fn collect(paths: &[PathBuf], clean_stale: bool) -> (Vec<Input>, Vec<FileReport>) {
+    let mut inputs = Vec::new();
+    let mut failures = Vec::new();
+    for root in paths {
+        match fs::metadata(root) {
+            Ok(meta) if meta.is_dir() => walk(root, root, clean_stale, &mut inputs, &mut failures),
+            Ok(_) => inputs.push(Input {
+                path: root.clone(),
+                relative: root.file_name().map(PathBuf::from).unwrap_or_else(|| root.clone()),
+            }),
+            Err(e) => failures.push(FileReport::failed(root, format!("cannot read: {e}"))),
+        }
+    }
+    (inputs, failures)
+}
+
+fn walk(root: &Path, dir: &Path, clean_stale: bool, inputs: &mut Vec<Input>, failures: &mut Vec<FileReport>) {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => return failures.push(FileReport::failed(dir, format!("cannot list: {e}"))),
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if is_temp_name(name) {
+            if clean_stale && temp_pid(name).is_some_and(|pid| !process_alive(pid)) {
+                let _ = fs::remove_file(&path);
+            }
+            continue;
+        }
+        match fs::metadata(&path) {
+            Ok(meta) if meta.is_dir() => walk(root, &path, clean_stale, inputs, failures),
+            Ok(_) => {
+                let relative = path.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| path.clone());
+                inputs.push(Input { path, relative });
+            }
+            Err(e) => failures.push(FileReport::failed(&path, format!("cannot read: {e}"))),
+        }
+    }
+}
+
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true // never remove what might be another live run's
+    }
+}
+
+/// Processes `inputs` with `registry` on `options.jobs` threads; `progress` is called once
+/// per file as it completes (from any thread). Failures are per file and never stop the run.
+pub fn run(
+    inputs: &[Input],
+    options: &Options,
+    registry: &Registry,
+    progress: &(dyn Fn(&FileReport) + Sync),
+) -> Report {
+    let next = AtomicUsize::new(0);
+    let jobs = options.jobs.max(1).min(inputs.len().max(1));
+    let mut reports: Vec<FileReport> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..jobs)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut writer = Writer::default();
+                    let mut done: Vec<FileReport> = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(input) = inputs.get(i) else { break };
+                        let report = process(input, options, registry, &mut writer, done.len());
+                        if writer.pending.len() >= BATCH {
+                            writer.flush(&mut done);
+                        }
+                        progress(&report);
+                        done.push(report);
+                    }
+                    writer.flush(&mut done);
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| match w.join() {
+                Ok(done) => done,
+                Err(_) => vec![FileReport::failed(Path::new("(worker)"), "a worker thread panicked")],
+            })
+            .collect()
+    });
+    if matches!(options.mode, Mode::InPlace | Mode::OutDir(_)) {
+        final_sync(inputs, options);
+    }
+    reports.shrink_to_fit();
+    Report::new(options.to, &options.mode, reports)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        out.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+    }
+    out
+}
+
+/// Processes one file; a write staged in `writer` is attached to report number `slot`.
+fn process(input: &Input, options: &Options, registry: &Registry, writer: &mut Writer, slot: usize) -> FileReport {
+    let path = &input.path;
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) => return FileReport::failed(path, format!("cannot read: {e}")),
+    };
+    let (encoding, document) = match document::decode(&bytes) {
+        Ok(decoded) => decoded,
+        Err(e) => return FileReport::failed(path, e),
+    };
+    let mut report = FileReport {
+        path: path.clone(),
+        outcome: Outcome::Current,
+        from_version: Some(document.version),
+        encoding: Some(encoding.to_string()),
+        error: None,
+        diff: None,
+    };
+    let fail = |mut report: FileReport, error: MigrateError| {
+        report.outcome = Outcome::Failed;
+        report.error = Some(error.to_string());
+        report
+    };
+    let target_encoding = match options.format {
+        FormatChoice::Keep => encoding,
+        FormatChoice::To(e) => e,
+    };
+    let current = document.version == options.to && target_encoding == encoding;
+    if options.to > registry.latest() {
+        return fail(report, MigrateError::UnsupportedVersion { found: options.to, latest: registry.latest() });
+    }
+    if options.mode == Mode::Check {
+        report.outcome = if current { Outcome::Current } else { Outcome::NotCurrent };
+        return report;
+    }
+    let destination = match &options.mode {
+        Mode::OutDir(dir) => Some(dir.join(&input.relative)),
+        Mode::InPlace => Some(path.clone()),
+        _ => None,
+    };
+    let permissions = fs::metadata(path).map(|m| m.permissions()).ok();
+    if current {
+        if let (Mode::OutDir(_), Some(dest)) = (&options.mode, &destination) {
+            if fs::read(dest).ok().as_deref() != Some(bytes.as_slice()) {
+                if let Err(e) = writer.stage(dest, &bytes, permissions, slot) {
+                    return fail(report, e);
+                }
+            }
+        }
+        return report;
+    }
+    let source_sha256 = sha256_hex(&bytes);
+    // --out-dir reruns: a destination already migrated from these very bytes is left alone.
+    if let (Mode::OutDir(_), Some(dest)) = (&options.mode, &destination) {
+        if already_migrated(dest, options.to, target_encoding, &source_sha256) {
+            return report;
+        }
+    }
+    let context = StepContext {
+        source_sha256,
+        tool: options.tool.clone(),
+        time: options.time,
+        architecture: options.architecture.clone(),
+    };
+    let migrated = match registry.migrate(&document, options.to, &context) {
+        Ok(migrated) => migrated,
+        Err(e) => return fail(report, e),
+    };
+    let output = match document::encode(&migrated, target_encoding) {
+        Ok(output) => output,
+        Err(e) => return fail(report, e),
+    };
+    match (&options.mode, destination) {
+        (Mode::DryRun, _) => {
+            report.outcome = Outcome::WouldMigrate;
+            report.diff = Some(diff::diff(&document, &migrated));
+        }
+        (_, Some(dest)) => {
+            if options.to == 0 && fs::read(&dest).ok().as_deref() == Some(output.as_slice()) {
+                return report; // an identical downgrade is already there
+            }
+            if let Err(e) = writer.stage(&dest, &output, permissions, slot) {
+                return fail(report, e);
+            }
+            report.outcome = Outcome::Migrated;
+        }
+        (_, None) => {}
+    }
+    report
+}
+
+/// Whether `dest` is already the migration of a source with this SHA-256, at `to` in `encoding`.
+fn already_migrated(dest: &Path, to: u32, encoding: Encoding, source_sha256: &str) -> bool {
+    let Ok(bytes) = fs::read(dest) else { return false };
+    let Ok((found, document)) = document::decode(&bytes) else { return false };
+    if found != encoding || document.version != to || to == 0 {
+        return false;
+    }
+    let Some(migrations) = document.message.get_field_by_name("migrations") else { return false };
+    let Some(Value::Message(last)) = migrations.as_list().and_then(|l| l.last()) else { return false };
+    last.get_field_by_name("source_sha256").is_some_and(|v| v.as_str() == Some(source_sha256))
+}
+
+/// Stages crash-safe writes: temporary file, flush, rename; see the module docs.
+#[derive(Default)]
+struct Writer {
+    pending: Vec<Pending>,
+    created_dirs: HashSet<PathBuf>,
+    counter: u64,
+}
+
+struct Pending {
+    temp: PathBuf,
+    destination: PathBuf,
+    slot: usize,
+}
+
+impl Writer {
+    /// Writes `bytes` to a new temporary file beside `destination` (not yet renamed).
+    fn stage(
+        &mut self,
+        destination: &Path,
+        bytes: &[u8],
+        permissions: Option<fs::Permissions>,
+        slot: usize,
+    ) -> Result<(), MigrateError> {
+        let dir = destination.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !self.created_dirs.contains(dir) {
+            fs::create_dir_all(dir).map_err(|e| MigrateError::io(format!("creating {}", dir.display()), e))?;
+            self.created_dirs.insert(dir.to_owned());
+        }
+        let name = destination.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+        self.counter += 1;
+        let temp = dir.join(format!(".{name}.oef-migrate-{}-{}.tmp", std::process::id(), self.counter));
+        let result = (|| {
+            let mut file = fs::OpenOptions::new().write(true).create_new(true).open(&temp)?;
+            file.write_all(bytes)?;
+            if let Some(permissions) = permissions {
+                file.set_permissions(permissions)?;
+            }
+            if !cfg!(target_os = "linux") {
+                file.sync_all()?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            let _ = fs::remove_file(&temp);
+            return Err(MigrateError::io(format!("writing {}", temp.display()), e));
+        }
+        self.pending.push(Pending { temp, destination: destination.to_owned(), slot });
+        Ok(())
+    }
+
+    /// Makes every staged temporary file durable, then renames each over its destination. A
+    /// failure turns the file's report (in `reports`, by slot) into a failure.
+    fn flush(&mut self, reports: &mut [FileReport]) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let synced = sync_filesystem(&self.pending[0].temp);
+        for pending in self.pending.drain(..) {
+            let result = synced
+                .as_ref()
+                .map_err(|e| MigrateError::io(format!("flushing {}", pending.temp.display()), clone_io(e)))
+                .and_then(|()| {
+                    fs::rename(&pending.temp, &pending.destination).map_err(|e| {
+                        MigrateError::io(format!("renaming over {}", pending.destination.display()), e)
+                    })
+                });
+            if let Err(e) = result {
+                let _ = fs::remove_file(&pending.temp);
+                if let Some(report) = reports.get_mut(pending.slot) {
+                    report.outcome = Outcome::Failed;
+                    report.error = Some(e.to_string());
+                }
+            }
+        }
+    }
+}
+
+fn clone_io(e: &std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), e.to_string())
+}
+
+/// Flushes the file system holding `path` (Linux: `syncfs`); elsewhere the files were already
+/// `fsync`ed one by one.
+fn sync_filesystem(path: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd as _;
+        let file = fs::File::open(path)?;
+        // SAFETY: `file` is an open descriptor for the duration of the call.
+        if unsafe { libc::syncfs(file.as_raw_fd()) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = path;
+    Ok(())
+}
+
+/// Makes the renames durable: one `syncfs` per destination file system (Linux), or an
+/// `fsync` of each destination directory elsewhere.
+fn final_sync(inputs: &[Input], options: &Options) {
+    let probe = match &options.mode {
+        Mode::OutDir(dir) => dir.clone(),
+        _ => match inputs.first() {
+            Some(input) => input.path.clone(),
+            None => return,
+        },
+    };
+    if cfg!(target_os = "linux") {
+        let _ = sync_filesystem(&probe);
+    } else {
+        let dirs: HashSet<PathBuf> = inputs
+            .iter()
+            .filter_map(|i| match &options.mode {
+                Mode::OutDir(dir) => dir.join(&i.relative).parent().map(Path::to_path_buf),
+                _ => i.path.parent().map(Path::to_path_buf),
+            })
+            .collect();
+        for dir in dirs {
+            if let Ok(d) = fs::File::open(&dir) {
+                let _ = d.sync_all();
+            }
+        }
+    }
+}
