@@ -48,8 +48,18 @@ pub fn diff(before: &Document, after: &Document) -> DiffSummary {
         }
     }
     summary.removed = old.keys().filter(|p| !new.contains_key(*p)).cloned().collect();
+    // An empty message on one side that has fields on the other is not a removal (or an
+    // addition) of its own: its fields are listed.
+    let has_children = |map: &BTreeMap<String, String>, path: &str| {
+        let prefix = format!("{path}.");
+        map.range(prefix.clone()..).next().is_some_and(|(k, _)| k.starts_with(&prefix))
+    };
+    summary.removed.retain(|p| !(old[p] == EMPTY && has_children(&new, p)));
+    summary.added.retain(|p| !(new[p] == EMPTY && has_children(&old, p)));
     summary
 }
+
+const EMPTY: &str = "{}";
 
 /// A document as `path → value`.
 pub fn flatten(document: &Document) -> BTreeMap<String, String> {
@@ -61,6 +71,17 @@ pub fn flatten(document: &Document) -> BTreeMap<String, String> {
             if field.name() == "experiment" {
                 if let Value::Message(experiment) = value {
                     walk(experiment, "", &mut out);
+                }
+            } else if field.name() == "legacy" {
+                // One leaf per kind of legacy record, not one per recorded path.
+                if let Value::Message(legacy) = value {
+                    for (field, value) in legacy.fields() {
+                        let count = value.as_list().map(<[Value]>::len).or(value.as_map().map(|m| m.len()));
+                        out.insert(
+                            format!("legacy.{}", field.name()),
+                            format!("{} entries", count.unwrap_or(1)),
+                        );
+                    }
                 }
             } else {
                 field_leaves(&field, value, field.name(), &mut out);
@@ -110,7 +131,7 @@ fn leaf(value: &Value, kind: &Kind, path: &str, out: &mut BTreeMap<String, Strin
             let before = out.len();
             walk(sub, path, out);
             if out.len() == before {
-                out.insert(path.to_owned(), "{}".to_owned());
+                out.insert(path.to_owned(), EMPTY.to_owned());
             }
         }
         (Value::EnumNumber(n), Kind::Enum(e)) => {

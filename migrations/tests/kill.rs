@@ -1,0 +1,120 @@
+//! Crash safety: `oef-migrate --in-place` is killed (SIGKILL) at random moments over a tree of
+//! a few thousand files, many times. After every kill each file is either the complete old
+//! version (same bytes) or the complete new one (a v1 file that downgrades to the old message),
+//! and a rerun finishes the job.
+
+mod common;
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use oef_migrations::{Registry, document};
+
+const FILES: usize = 2000;
+const KILLS: usize = 12;
+
+fn spawn(dir: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_oef-migrate"))
+        .args(["--in-place", "--jobs", "2", "--architecture"])
+        // A fixed key keeps the test on the write path, not on inference.
+        .arg("image_classification.pretraining_natural_rgb.softmax.efficientnet_b0")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("oef-migrate starts")
+}
+
+/// Every file is the old bytes or a complete v1 file holding the same experiment.
+fn check_tree(files: &[(PathBuf, Vec<u8>)], registry: &Registry) -> (usize, usize) {
+    let (mut old, mut new) = (0, 0);
+    for (path, original) in files {
+        let bytes = fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if &bytes == original {
+            old += 1;
+            continue;
+        }
+        let (_, v1) = document::decode(&bytes)
+            .unwrap_or_else(|e| panic!("{} is neither old nor a complete new file: {e}", path.display()));
+        assert_eq!(v1.version, 1, "{}", path.display());
+        let back = registry.migrate(&v1, 0, &common::context()).unwrap();
+        let (_, v0) = document::decode(original).unwrap();
+        assert!(back.message == v0.message, "{}: the new file holds another experiment", path.display());
+        new += 1;
+    }
+    (old, new)
+}
+
+fn temp_files(dir: &Path) -> usize {
+    let mut count = 0;
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            count += temp_files(&path);
+        } else if path.file_name().unwrap().to_string_lossy().ends_with(".tmp") {
+            count += 1;
+        }
+    }
+    count
+}
+
+#[test]
+fn sigkill_at_random_moments_leaves_every_file_old_or_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let defaults = common::defaults();
+    let mut files = Vec::with_capacity(FILES);
+    for i in 0..FILES {
+        let (key, pb, json) = &defaults[i % defaults.len()];
+        let sub = dir.path().join(format!("d{}", i % 7));
+        fs::create_dir_all(&sub).unwrap();
+        let (path, bytes) = if i % 2 == 0 {
+            (sub.join(format!("{i}-{key}.pb")), pb.clone())
+        } else {
+            (sub.join(format!("{i}-{key}.json")), json.clone())
+        };
+        files.push((path, bytes));
+    }
+    let reset = |files: &[(PathBuf, Vec<u8>)]| {
+        for (path, bytes) in files {
+            fs::write(path, bytes).unwrap();
+        }
+    };
+    reset(&files);
+    // How long a full run takes here, to spread the kills over it.
+    let start = Instant::now();
+    assert!(spawn(dir.path()).wait().unwrap().success());
+    let full = start.elapsed();
+    let registry = &*common::REGISTRY;
+    assert_eq!(check_tree(&files, registry), (0, FILES));
+
+    // Deterministic pseudo-random kill moments (xorshift), over [0, 1.2 × a full run).
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut partial_runs = 0;
+    for round in 0..KILLS {
+        reset(&files);
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let delay = full.mul_f64((state % 1000) as f64 / 1000.0 * 1.2);
+        let mut child = spawn(dir.path());
+        std::thread::sleep(delay);
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let (old, new) = check_tree(&files, registry);
+        assert_eq!(old + new, FILES, "round {round}");
+        if old > 0 && new > 0 {
+            partial_runs += 1;
+        }
+        // A rerun finishes the job and cleans up the killed run's temporary files.
+        assert!(spawn(dir.path()).wait().unwrap().success(), "round {round}");
+        assert_eq!(check_tree(&files, registry), (0, FILES), "round {round}");
+        assert_eq!(temp_files(dir.path()), 0, "round {round}");
+    }
+    // The kills did land in the middle of runs (not all before the first or after the last write).
+    assert!(partial_runs >= 2, "only {partial_runs} of {KILLS} kills interrupted a run (full run: {full:?})");
+    let _ = Duration::ZERO;
+}

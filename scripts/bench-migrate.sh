@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Benchmark of oef-migrate: N small experiment files (default 100000; mixed binary/JSON, the
+# catalog defaults of tests/fixtures/legacy-oef/defaults), then, in the same run and on the same
+# tree, `cp -r` and `oef-migrate --to 1 --out-dir` (release build). Prints files/s and the ratio.
+#
+#   scripts/bench-migrate.sh [N] [JOBS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-100000}
+JOBS=${2:-$(nproc)}
+cargo build --release -p oef-migrations --bin oef-migrate >&2
+BIN=${CARGO_TARGET_DIR:-target}/release/oef-migrate
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/oef-bench.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+echo "generating $N files in $WORK/src ..." >&2
+python3 - "$WORK/src" "$N" <<'PY'
+import os, sys
+src, n = sys.argv[1], int(sys.argv[2])
+d = "tests/fixtures/legacy-oef/defaults"
+keys = sorted(f[:-3] for f in os.listdir(d) if f.endswith(".pb"))
+blobs = [(k, open(f"{d}/{k}.pb", "rb").read(), open(f"{d}/{k}.json", "rb").read()) for k in keys]
+for i in range(n):
+    k, pb, js = blobs[i % len(blobs)]
+    sub = f"{src}/{i // 1000:03d}"
+    if i % 1000 == 0:
+        os.makedirs(sub, exist_ok=True)
+    name, data = (f"{i}.pb", pb) if i % 2 == 0 else (f"{i}.json", js)
+    with open(f"{sub}/{name}", "wb") as f:
+        f.write(data)
+PY
+sync
+
+now() { date +%s.%N; }
+t0=$(now); cp -r "$WORK/src" "$WORK/cp"; t1=$(now); sync; t2=$(now)
+# oef-migrate makes its output durable itself (syncfs before renames and at the end).
+"$BIN" --to 1 --jobs "$JOBS" --out-dir "$WORK/out" "$WORK/src" > "$WORK/report.txt"; t3=$(now)
+tail -1 "$WORK/report.txt"
+
+python3 - "$N" "$t0" "$t1" "$t2" "$t3" "$JOBS" <<'PY'
+import sys
+n, t0, t1, t2, t3, jobs = int(sys.argv[1]), *map(float, sys.argv[2:6]), sys.argv[6]
+cp, cps, mig = t1 - t0, t2 - t0, t3 - t2
+print(f"files: {n}  jobs: {jobs}")
+print(f"cp -r:                   {cp:7.2f} s  {n / cp:9.0f} files/s")
+print(f"cp -r + sync:            {cps:7.2f} s  {n / cps:9.0f} files/s")
+print(f"oef-migrate --out-dir:   {mig:7.2f} s  {n / mig:9.0f} files/s")
+print(f"ratio oef-migrate / cp -r:         {mig / cp:6.2f}x")
+print(f"ratio oef-migrate / (cp -r + sync): {mig / cps:6.2f}x")
+PY
