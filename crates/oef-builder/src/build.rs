@@ -14,15 +14,42 @@ use crate::{
     hyper::HpEntry,
     pyvalue::{py_repr, py_type},
     schema::{MessagePlan, OneofPlan, Schema},
-    switch::join,
 };
+
+/// A dotted field path, built on the stack while walking and rendered only for errors.
+#[derive(Clone, Copy)]
+pub(crate) struct Path<'p> {
+    parent: Option<&'p Path<'p>>,
+    name: &'p str,
+}
+
+impl<'p> Path<'p> {
+    /// The root (renders as the empty string).
+    pub(crate) const ROOT: Path<'static> = Path { parent: None, name: "" };
+
+    /// The path of field `name` below this one.
+    pub(crate) fn child(&'p self, name: &'p str) -> Path<'p> {
+        Path { parent: Some(self), name }
+    }
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(parent) = self.parent {
+            if parent.parent.is_some() {
+                write!(f, "{parent}.")?;
+            }
+        }
+        f.write_str(self.name)
+    }
+}
 
 /// Keyword arguments visible at one level, in insertion order: names are unique.
 pub(crate) type Kwargs<'a> = Vec<(&'a str, &'a Value)>;
 
 pub(crate) fn oneof_conflict(
     key: &str,
-    path: &str,
+    path: &Path<'_>,
     message: &MessagePlan,
     oneof: &OneofPlan,
     selected: &[usize],
@@ -31,7 +58,7 @@ pub(crate) fn oneof_conflict(
     members.sort();
     BuildError::OneofConflict {
         key: key.to_owned(),
-        path: path.to_owned(),
+        path: path.to_string(),
         message: message.name.clone(),
         oneof: oneof.name.clone(),
         members,
@@ -45,7 +72,7 @@ pub(crate) fn sub_kwargs<'a>(
     kwargs: &mut Kwargs<'a>,
     name: &str,
     message: &str,
-    path: &str,
+    path: &Path<'_>,
 ) -> Result<Kwargs<'a>, BuildError> {
     let mut sub: Kwargs<'a> = Vec::new();
     if let Some(i) = kwargs.iter().position(|(k, _)| *k == name) {
@@ -53,7 +80,7 @@ pub(crate) fn sub_kwargs<'a>(
         let Some(object) = value.as_object() else {
             return Err(BuildError::InvalidValue {
                 key: key.to_owned(),
-                path: path.to_owned(),
+                path: path.to_string(),
                 reason: format!(
                     "expected a dict (message {message}), got {} {}",
                     py_type(value),
@@ -78,7 +105,7 @@ pub(crate) fn sub_object<'a>(
     key: &str,
     parent: Option<&'a Map<String, Value>>,
     name: &str,
-    path: &str,
+    path: &Path<'_>,
     what: &str,
 ) -> Result<Option<&'a Map<String, Value>>, BuildError> {
     match parent.and_then(|p| p.get(name)) {
@@ -86,7 +113,7 @@ pub(crate) fn sub_object<'a>(
         Some(Value::Object(o)) => Ok(Some(o)),
         Some(other) => Err(BuildError::InvalidValue {
             key: key.to_owned(),
-            path: path.to_owned(),
+            path: path.to_string(),
             reason: format!("{what} must be a dict for a message field, got {}", py_repr(other)),
         }),
     }
@@ -147,18 +174,19 @@ impl<'a> BuildPass<'_, 'a> {
         defaults: Option<&'a Map<String, Value>>,
         switch: Option<&'a Map<String, Value>>,
         mut kwargs: Kwargs<'a>,
-        path: &str,
+        path: &Path<'_>,
     ) -> Result<DynamicMessage, BuildError> {
         let schema = self.schema;
         let message = &schema.messages[plan];
         if let Some(d) = defaults {
-            let mut unexpected: Vec<&str> =
-                d.keys().map(String::as_str).filter(|k| message.field_index(k).is_none()).collect();
-            if !unexpected.is_empty() {
+            // Every default key must name a field (cheap check first, names only on failure).
+            if !d.keys().all(|k| message.field_index(k).is_some()) {
+                let mut unexpected: Vec<&str> =
+                    d.keys().map(String::as_str).filter(|k| message.field_index(k).is_none()).collect();
                 unexpected.sort_unstable();
                 return Err(BuildError::InvalidValue {
                     key: self.key.to_owned(),
-                    path: path.to_owned(),
+                    path: path.to_string(),
                     reason: format!(
                         "unexpected default argument(s) for message {}: {}",
                         message.name,
@@ -197,7 +225,7 @@ impl<'a> BuildPass<'_, 'a> {
                 None => {
                     if let Some(pos) = kwargs.iter().position(|(k, _)| *k == name) {
                         let value = kwargs[pos].1;
-                        self.check_space(field, value, &join(path, name))?;
+                        self.check_space(field, value, &path.child(name))?;
                         kwargs.remove(pos);
                         real.push((i, Real::Json(value)));
                     } else if let Some(v) = switch.and_then(|s| s.get(name)) {
@@ -207,7 +235,7 @@ impl<'a> BuildPass<'_, 'a> {
                     }
                 }
                 Some(child) => {
-                    let here = join(path, name);
+                    let here = path.child(name);
                     let mut used = false;
                     if let Some(pos) = kwargs.iter().position(|(k, _)| *k == name) {
                         self.check_space(field, kwargs[pos].1, &here)?;
@@ -216,9 +244,14 @@ impl<'a> BuildPass<'_, 'a> {
                     let child_name = &schema.messages[child].name;
                     let sub = sub_kwargs(self.key, &mut kwargs, name, child_name, &here)?;
                     let sub_defaults = sub_object(self.key, defaults, name, &here, "default_args")?;
-                    used |= defaults.is_some_and(|d| d.contains_key(name));
+                    used |= sub_defaults.is_some();
                     let sub_switch = sub_object(self.key, switch, name, &here, "switch value")?;
-                    used |= switch.is_some_and(|s| s.contains_key(name));
+                    used |= sub_switch.is_some();
+                    if !used && !field.required && !schema.reaches(child, &sub) {
+                        // Nothing can be set below: the reference's sub-build would be empty,
+                        // silent and discarded.
+                        continue;
+                    }
                     let built = self.run(child, sub_defaults, sub_switch, sub, &here)?;
                     if used || field.required {
                         real.push((i, Real::Built(built)));
@@ -239,7 +272,7 @@ impl<'a> BuildPass<'_, 'a> {
                     Err(e) => {
                         return Err(BuildError::InvalidValue {
                             key: self.key.to_owned(),
-                            path: format!("{}{}", join(path, &field.name), e.suffix),
+                            path: format!("{}{}", path.child(&field.name), e.suffix),
                             reason: e.reason,
                         });
                     }

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::{
     BuildError,
-    build::{BuildPass, Kwargs, Tracker},
+    build::{BuildPass, Kwargs, Path, Tracker},
     hyper::{self, DistributionArg, HpEntry},
     schema::Schema,
     switch::{self, SwitchPass},
@@ -118,7 +118,7 @@ impl ExperimentBuilder {
     /// Builds the v0 experiment.
     pub fn build(&self) -> Result<Experiment, BuildError> {
         let message = self.build_dynamic()?;
-        Experiment::decode(message.encode_to_vec().as_slice()).map_err(|e| BuildError::InvalidValue {
+        Experiment::decode(crate::encode::encode(message).as_slice()).map_err(|e| BuildError::InvalidValue {
             key: self.architecture.key.clone(),
             path: String::new(),
             reason: format!("the built message does not decode as the v0 type: {e}"),
@@ -140,7 +140,7 @@ impl ExperimentBuilder {
             Some(defaults),
             Some(switches),
             kwargs.clone(),
-            "",
+            &Path::ROOT,
         )?;
 
         let mut hps = HashMap::new();
@@ -151,7 +151,7 @@ impl ExperimentBuilder {
         let mut names: Vec<&str> = defaults.keys().map(String::as_str).collect();
         names.extend(self.kwargs.iter().map(|(k, _)| k.as_str()));
         let mut pass = BuildPass { schema: self.schema, key, hps, tracker: Tracker::new(names) };
-        let mut message = pass.run(0, Some(defaults), Some(&activated), kwargs, "")?;
+        let mut message = pass.run(0, Some(defaults), Some(&activated), kwargs, &Path::ROOT)?;
 
         let unused = pass.tracker.unused();
         if !unused.is_empty() {
@@ -168,7 +168,7 @@ impl ExperimentBuilder {
             }
             message.set_field(field, PValue::Map(map));
         }
-        let missing = oef_proto::codec::missing_required(&message);
+        let missing = self.schema.missing_required(&message);
         if !missing.is_empty() {
             return Err(BuildError::MissingRequired { key: key.to_owned(), fields: missing });
         }

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::{
     BuildError,
-    build::BuildPass,
+    build::{BuildPass, Path},
     pyvalue::{as_number, py_eq, py_float, py_repr, py_str, py_type},
     schema::{FieldPlan, Schema},
 };
@@ -130,18 +130,18 @@ fn categorical_value(v: &oef_proto::v0::hyperparameter::Value) -> Option<Value> 
 impl BuildPass<'_, '_> {
     /// The reference's `check_valid_hp_value`: a kwarg named like the last segment of a
     /// hyperparameter path must lie in its distribution.
-    pub(crate) fn check_space(&self, field: &FieldPlan, value: &Value, path: &str) -> Result<(), BuildError> {
+    pub(crate) fn check_space(&self, field: &FieldPlan, value: &Value, path: &Path<'_>) -> Result<(), BuildError> {
         let Some(&(hp_path, entry)) = self.hps.get(field.name.as_str()) else {
             return Ok(());
         };
         let invalid_value = |reason: String| BuildError::InvalidValue {
             key: self.key.to_owned(),
-            path: path.to_owned(),
+            path: path.to_string(),
             reason,
         };
         let out_of_space = |shown: String, reason: String| BuildError::OutOfSpace {
             key: self.key.to_owned(),
-            path: path.to_owned(),
+            path: path.to_string(),
             value: shown,
             hyperparameter: hp_path.to_owned(),
             reason,

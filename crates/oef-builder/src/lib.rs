@@ -28,6 +28,7 @@
 mod build;
 mod builder;
 mod convert;
+mod encode;
 mod error;
 mod hyper;
 pub mod pyvalue;

@@ -3,7 +3,10 @@
 //! A [`Schema`] is built once from a root message descriptor; nothing in the engine names a
 //! v0 message, so the same code can run over another format's descriptors.
 
-use std::{collections::HashMap, sync::LazyLock};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::LazyLock,
+};
 
 use prost_reflect::{Cardinality, FieldDescriptor, Kind, MessageDescriptor, OneofDescriptor};
 
@@ -46,12 +49,14 @@ pub struct MessagePlan {
     pub oneofs: Vec<OneofPlan>,
     /// For each field, the oneof it belongs to (index into `oneofs`).
     pub field_oneof: Vec<Option<usize>>,
+    /// Field indexes by name.
+    by_name: HashMap<String, usize>,
 }
 
 impl MessagePlan {
     /// The index of the field named `name`, if any.
     pub fn field_index(&self, name: &str) -> Option<usize> {
-        self.fields.iter().position(|f| f.name == name)
+        self.by_name.get(name).copied()
     }
 }
 
@@ -66,6 +71,11 @@ pub struct Schema {
     pub hyperparameter_message: MessageDescriptor,
     /// Hyperparameter paths refused outright.
     pub not_optimizable: &'static [&'static str],
+    /// For each plan, every field name of the message and of the messages below it through
+    /// singular message fields: the names a keyword argument can match there.
+    reachable: Vec<HashSet<String>>,
+    /// Required fields of every message of the pool that has some, by full name.
+    required: HashMap<String, Vec<FieldDescriptor>>,
 }
 
 static V0: LazyLock<Result<Schema, String>> = LazyLock::new(|| {
@@ -101,7 +111,19 @@ impl Schema {
         };
         let mut planner = Planner { messages: Vec::new(), index: HashMap::new() };
         planner.plan(&root);
+        let reachable = reachable_names(&planner.messages);
+        let required = root
+            .parent_pool()
+            .all_messages()
+            .filter_map(|m| {
+                let fields: Vec<FieldDescriptor> =
+                    m.fields().filter(|f| f.cardinality() == Cardinality::Required).collect();
+                (!fields.is_empty()).then(|| (m.full_name().to_owned(), fields))
+            })
+            .collect();
         Ok(Schema {
+            required,
+            reachable,
             messages: planner.messages,
             hyperparameters_field: hp_field,
             hyperparameter_message: hp_message,
@@ -112,6 +134,97 @@ impl Schema {
     /// The root plan.
     pub fn root(&self) -> &MessagePlan {
         &self.messages[0]
+    }
+
+    /// Whether any of the `kwargs` names a field in message `plan` or below it.
+    pub(crate) fn reaches(&self, plan: usize, kwargs: &[(&str, &serde_json::Value)]) -> bool {
+        kwargs.iter().any(|(name, _)| self.reachable[plan].contains(*name))
+    }
+}
+
+impl Schema {
+    /// Dotted paths of the proto2 `required` fields missing in `message` or below it
+    /// (`dataset.config_path`, `hyperparameters["x"].uniform.max`). Paths are only rendered
+    /// for missing fields.
+    pub fn missing_required(&self, message: &prost_reflect::DynamicMessage) -> Vec<String> {
+        let mut out = Vec::new();
+        self.collect_missing(message, &mut String::new(), &mut out);
+        out
+    }
+
+    fn collect_missing(&self, message: &prost_reflect::DynamicMessage, prefix: &mut String, out: &mut Vec<String>) {
+        use prost_reflect::{ReflectMessage as _, Value};
+        let sep = |prefix: &str| if prefix.is_empty() { "" } else { "." };
+        if let Some(required) = self.required.get(message.descriptor().full_name()) {
+            for field in required {
+                if !message.has_field(field) {
+                    out.push(format!("{prefix}{}{}", sep(prefix), field.name()));
+                }
+            }
+        }
+        for (field, value) in message.fields() {
+            let len = prefix.len();
+            let dot = sep(prefix);
+            prefix.push_str(dot);
+            prefix.push_str(field.name());
+            match value {
+                Value::Message(sub) => self.collect_missing(sub, prefix, out),
+                Value::List(items) => {
+                    let base = prefix.len();
+                    for (i, item) in items.iter().enumerate() {
+                        if let Value::Message(sub) = item {
+                            prefix.push_str(&format!("[{i}]"));
+                            self.collect_missing(sub, prefix, out);
+                            prefix.truncate(base);
+                        }
+                    }
+                }
+                Value::Map(entries) => {
+                    let base = prefix.len();
+                    let mut keyed: Vec<_> = entries.iter().collect();
+                    keyed.sort_by(|a, b| a.0.cmp(b.0));
+                    for (key, item) in keyed {
+                        if let Value::Message(sub) = item {
+                            let key = match key {
+                                prost_reflect::MapKey::String(s) => format!("{s:?}"),
+                                other => format!("{other:?}"),
+                            };
+                            prefix.push_str(&format!("[{key}]"));
+                            self.collect_missing(sub, prefix, out);
+                            prefix.truncate(base);
+                        }
+                    }
+                }
+                _ => {}
+            }
+            prefix.truncate(len);
+        }
+    }
+}
+
+/// Fixpoint of "own names plus the names of singular message children" (schemas may recurse).
+fn reachable_names(messages: &[MessagePlan]) -> Vec<HashSet<String>> {
+    let mut sets: Vec<HashSet<String>> = messages
+        .iter()
+        .map(|m| m.fields.iter().map(|f| f.name.clone()).collect())
+        .collect();
+    loop {
+        let mut changed = false;
+        for (i, message) in messages.iter().enumerate() {
+            for child in message.fields.iter().filter_map(|f| f.message) {
+                if child == i {
+                    continue;
+                }
+                let missing: Vec<String> = sets[child].difference(&sets[i]).cloned().collect();
+                if !missing.is_empty() {
+                    changed = true;
+                    sets[i].extend(missing);
+                }
+            }
+        }
+        if !changed {
+            return sets;
+        }
     }
 }
 
@@ -134,6 +247,7 @@ impl Planner {
             fields: Vec::new(),
             oneofs: Vec::new(),
             field_oneof: Vec::new(),
+            by_name: HashMap::new(),
         });
         // Declaration order: `MessageDescriptor::fields` iterates by number.
         let declared: Vec<FieldDescriptor> = desc
@@ -179,6 +293,7 @@ impl Planner {
         plan.fields = fields;
         plan.oneofs = oneofs;
         plan.field_oneof = field_oneof;
+        plan.by_name = plan.fields.iter().enumerate().map(|(i, f)| (f.name.clone(), i)).collect();
         me
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::{
     BuildError,
-    build::{Kwargs, sub_kwargs},
+    build::{Kwargs, Path, sub_kwargs},
     pyvalue::py_repr,
     schema::Schema,
 };
@@ -110,7 +110,7 @@ impl SwitchPass<'_> {
         defaults: Option<&'a Map<String, Value>>,
         switch: Option<&'a Map<String, Value>>,
         mut kwargs: Kwargs<'a>,
-        path: &str,
+        path: &Path<'_>,
     ) -> Result<Map<String, Value>, BuildError> {
         let message = &self.schema.messages[plan];
         let mut selected_args = Map::new();
@@ -147,7 +147,7 @@ impl SwitchPass<'_> {
                 let Some(target) = target.as_object() else {
                     return Err(BuildError::InvalidValue {
                         key: self.key.to_owned(),
-                        path: format!("switch_args[{}.{}]", join(path, &oneof.name), message.fields[chosen].name),
+                        path: format!("switch_args[{}.{}]", path.child(&oneof.name), message.fields[chosen].name),
                         reason: format!("target_value must be a dict, got {}", py_repr(target)),
                     });
                 };
@@ -159,10 +159,17 @@ impl SwitchPass<'_> {
                 continue;
             }
             let Some(child) = field.message else { continue };
-            let here = join(path, &field.name);
+            let here = path.child(&field.name);
+            let popped = kwargs.iter().any(|(k, _)| *k == field.name);
             let sub = sub_kwargs(self.key, &mut kwargs, &field.name, &self.schema.messages[child].name, &here)?;
             let sub_defaults = crate::build::sub_object(self.key, defaults, &field.name, &here, "default_args")?;
             let sub_switch = switch.and_then(|s| s.get(&field.name)).and_then(Value::as_object);
+            if !popped && sub_switch.is_none() && !self.schema.reaches(child, &sub) {
+                // No switch below and no kwarg can reach it: defaults alone select members
+                // (catalog defaults never set two of a oneof, tested), trigger nothing, fail
+                // nowhere.
+                continue;
+            }
             let result = self.run(child, sub_defaults, sub_switch, sub, &here)?;
             if !result.is_empty() {
                 selected_args = dict_inject(&selected_args, &result).map_err(|c| c.into_error(self.key))?;
@@ -170,9 +177,4 @@ impl SwitchPass<'_> {
         }
         Ok(selected_args)
     }
-}
-
-/// `prefix.name`, or `name` at the root.
-pub(crate) fn join(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() { name.to_owned() } else { format!("{prefix}.{name}") }
 }
