@@ -63,11 +63,17 @@ enum Current {
 impl std::fmt::Display for Current {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Current::Number(x) => write!(f, "{x}"),
+            Current::Number(x) => f.write_str(&show(*x)),
             Current::Bool(b) => write!(f, "{b}"),
             Current::Text(s) => write!(f, "{s:?}"),
         }
     }
+}
+
+/// A number as written in the schema: float32 values (most OEF fields) in their shortest form.
+fn show(x: f64) -> String {
+    let narrow = x as f32;
+    if f64::from(narrow) == x { narrow.to_string() } else { x.to_string() }
 }
 
 /// Resolves `path` in the schema of `root` and returns the value set there, if any.
@@ -209,7 +215,7 @@ fn contains(distribution: &DynamicMessage, value: &Current) -> Result<(), String
             if (low..=high).contains(x) {
                 Ok(())
             } else {
-                Err(format!("{x} not in the {kind} distribution [{low}, {high}]"))
+                Err(format!("{} not in the {kind} distribution [{}, {}]", show(*x), show(low), show(high)))
             }
         }
         other => Err(format!("unknown distribution {other}")),

@@ -41,11 +41,11 @@ fn json(bytes: &[u8]) -> serde_json::Value {
 fn build_writes_the_reference_experiment() {
     let dir = tempfile::tempdir().unwrap();
     let pb = dir.path().join("x.pb");
-    let out = oef(&["build", KEY, "--set", CONFIG, "-o", pb.to_str().unwrap()]);
+    let out = oef(&["build", KEY, "--format-version", "0", "--set", CONFIG, "-o", pb.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(std::fs::read(&pb).unwrap(), std::fs::read(fixtures().join(format!("defaults/{KEY}.pb"))).unwrap());
     // JSON to stdout by default.
-    let out = oef(&["build", KEY, "--set", CONFIG]);
+    let out = oef(&["build", KEY, "--format-version", "0", "--set", CONFIG]);
     assert!(out.status.success());
     let expected = std::fs::read(fixtures().join(format!("defaults/{KEY}.json"))).unwrap();
     assert_eq!(json(&out.stdout), json(&expected));
@@ -55,12 +55,14 @@ fn build_writes_the_reference_experiment() {
 fn build_applies_sets_and_hyperparameters() {
     let out = oef(&[
         "build", KEY, "--set", CONFIG, "--set", "batch_size=8",
-        "--set", r#"optimizer={"adam_optimizer":{}}"#, "--hp", "trainer.initial_learning_rate",
+        "--set", r#"optimizer={"adam_optimizer":{}}"#, "--set", "initial_learning_rate=0.001",
+        "--hp", "trainer.initial_learning_rate",
         "--format", "text",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("batch_size: 8"), "{text}");
+    assert!(text.contains("initial_learning_rate: 0.001"), "{text}");
     assert!(text.contains("adam_optimizer"), "{text}");
     assert!(text.contains(r#"key: "trainer.initial_learning_rate""#), "{text}");
 }
@@ -115,7 +117,7 @@ fn convert_reads_stdin_and_writes_stdout_losslessly() {
 #[test]
 fn export_catalog_writes_every_default() {
     let dir = tempfile::tempdir().unwrap();
-    let out = oef(&["export-catalog", "--format", "binary", "-o", dir.path().to_str().unwrap(), "--set", CONFIG]);
+    let out = oef(&["export-catalog", "--format-version", "0", "--format", "binary", "-o", dir.path().to_str().unwrap(), "--set", CONFIG]);
     assert!(out.status.success(), "{}", stderr(&out));
     let mut count = 0;
     for entry in std::fs::read_dir(fixtures().join("defaults")).unwrap() {
@@ -179,4 +181,45 @@ fn models_lists_filters_and_shows() {
     let out = oef(&["models", "show", "image_classification.nope"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("closest"), "{}", stderr(&out));
+}
+
+#[test]
+fn format_v1_build_is_explicit_valid_and_downgrades_to_the_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = dir.path().join("v1.pb");
+    let out = oef(&["build", KEY, "--set", CONFIG, "-o", v1.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bytes = std::fs::read(&v1).unwrap();
+    let detected = oef_proto::codec::detect(&bytes).unwrap();
+    assert_eq!(detected.version, 1, "format v1 is the default");
+    let out = oef(&["validate", v1.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    // The exact downgrade gives back what deepomatic-oef builds.
+    let (_, document) = oef_migrations::document::decode(&bytes).unwrap();
+    let registry = oef_migrations::Registry::standard(std::sync::Arc::new(
+        oef_migrations::ArchitectureIndex::new(oef_migrations::CatalogDefaults),
+    ));
+    let context = oef_migrations::StepContext {
+        source_sha256: String::new(),
+        tool: oef_migrations::Tool::oef_migrate(),
+        time: std::time::SystemTime::now(),
+        architecture: None,
+    };
+    let v0 = registry.migrate(&document, 0, &context).unwrap();
+    let reference = std::fs::read(fixtures().join(format!("defaults/{KEY}.pb"))).unwrap();
+    let reference = prost_reflect::DynamicMessage::decode(prost_reflect::ReflectMessage::descriptor(&v0.message), reference.as_slice()).unwrap();
+    assert_eq!(v0.message, reference);
+}
+
+#[test]
+fn format_v1_checks_defaults_against_the_search_space() {
+    // Case v0003: batch_size 32 comes from the defaults, the hyperparameter space is [2, 4, 8].
+    // deepomatic-oef never checks default values (kept for format v0); format v1 refuses.
+    let model = "image_classification.pretraining_none.softmax.inception_v3";
+    let hp = r#"trainer.batch_size={"categorical":{"values":[{"integer_value":2},{"integer_value":4},{"integer_value":8}]}}"#;
+    let v0 = oef(&["build", model, "--format-version", "0", "--set", CONFIG, "--hp", hp]);
+    assert!(v0.status.success(), "{}", stderr(&v0));
+    let v1 = oef(&["build", model, "--set", CONFIG, "--hp", hp]);
+    assert_eq!(v1.status.code(), Some(1));
+    insta::assert_snapshot!("v1_out_of_space", stderr(&v1));
 }

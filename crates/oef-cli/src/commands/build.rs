@@ -2,9 +2,17 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
+use std::{sync::Arc, time::SystemTime};
+
 use anyhow::Result;
 use oef_builder::ExperimentBuilder;
-use oef_proto::codec;
+use oef_migrations::{
+    ArchitectureDefaults, ArchitectureIndex, Document, Registry, StepContext, Tool,
+    architecture::ArchitectureError, snapshot,
+};
+use oef_proto::{codec, v0};
+use prost::Message;
+use prost_reflect::{DynamicMessage, Value};
 
 use crate::{
     Failure, Usage,
@@ -45,8 +53,10 @@ pub struct Args {
     #[arg(long = "hp", value_name = "PATH[=DISTRIBUTION_JSON]")]
     pub hp: Vec<String>,
 
-    /// Format version of the output: 0 (deepomatic-oef Experiment) or 1 (oef.v1 file).
-    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1))]
+    /// Format version of the output: 1 (oef.v1 ExperimentFile: every value explicit, the
+    /// architecture recorded, explicit values checked against their search spaces) or 0 (the
+    /// deepomatic-oef Experiment, byte for byte what deepomatic-oef 0.23.1 builds).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=1))]
     pub format_version: u32,
 
     /// Output encoding [default: from the -o extension, else json].
@@ -91,8 +101,57 @@ pub fn build_bytes(
     let experiment = builder.build().map_err(|e| Failure(e.to_string()))?;
     match format_version {
         0 => Ok(codec::encode_v0(&experiment, encoding)?),
-        n => Err(Failure(format!("format version {n} output is not available in this build yet")).into()),
+        _ => {
+            let file = to_v1_file(builder.architecture().key.as_str(), &experiment)?;
+            Ok(oef_migrations::document::encode(&file, encoding)?)
+        }
     }
+}
+
+/// The one architecture a build comes from: v0 → v1 records this key without inference.
+struct Built {
+    key: String,
+    experiment: v0::Experiment,
+}
+
+impl ArchitectureDefaults for Built {
+    fn defaults(&self) -> Result<Vec<(String, v0::Experiment)>, ArchitectureError> {
+        Ok(vec![(self.key.clone(), self.experiment.clone())])
+    }
+}
+
+/// Converts a built v0 experiment to a v1 file with the v0 → v1 migration step (every default
+/// made explicit, enums mapped), then makes it a file written as v1 from the start: written by
+/// `oef`, no migration provenance. Unlike format v0, every value at a hyperparameter path is
+/// checked against its search space, whatever set it (defaults and oneof shortcuts included).
+pub fn to_v1_file(key: &str, experiment: &v0::Experiment) -> Result<Document> {
+    let root = snapshot::root_message(0).ok_or_else(|| Failure("no v0 schema snapshot".into()))?;
+    let message = DynamicMessage::decode(root, experiment.encode_to_vec().as_slice())?;
+    let index = ArchitectureIndex::new(Built { key: key.to_owned(), experiment: experiment.clone() });
+    let registry = Registry::standard(Arc::new(index));
+    let tool = Tool { name: "oef".into(), version: env!("CARGO_PKG_VERSION").into() };
+    let context = StepContext {
+        source_sha256: String::new(),
+        tool,
+        time: SystemTime::UNIX_EPOCH,
+        architecture: Some(key.to_owned()),
+    };
+    let mut file = registry
+        .migrate(&Document { version: 0, message }, 1, &context)
+        .map_err(|e| Failure(format!("architecture '{key}': {e}")))?;
+    file.message.clear_field_by_name("migrations");
+    if let Some(Value::Message(v1)) = file.message.get_field_by_name("experiment").as_deref() {
+        let problems = crate::checks::search_spaces(v1);
+        if !problems.is_empty() {
+            let list: Vec<String> = problems.iter().map(|p| format!("{}: {}", p.path, p.reason)).collect();
+            return Err(Failure(format!(
+                "architecture '{key}': outside the search space (format v1 checks every value): {}",
+                list.join("; ")
+            ))
+            .into());
+        }
+    }
+    Ok(file)
 }
 
 /// Runs `oef build`.

@@ -26,8 +26,8 @@ still written), 2 usage error.";
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
-    /// Format version of the files: 0 (deepomatic-oef Experiment) or 1 (oef.v1 file).
-    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1))]
+    /// Format version of the files: 1 (oef.v1 ExperimentFile) or 0 (deepomatic-oef Experiment).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=1))]
     pub format_version: u32,
 
     /// Encoding of the files.
