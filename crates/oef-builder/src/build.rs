@@ -5,13 +5,14 @@
 
 use std::collections::HashMap;
 
-use prost_reflect::{DynamicMessage, Value as PValue};
+use prost_reflect::DynamicMessage;
 use serde_json::{Map, Value};
 
 use crate::{
     BuildError,
     convert,
     hyper::HpEntry,
+    node::{self, Fresh, Node},
     pyvalue::{py_repr, py_type},
     schema::{MessagePlan, OneofPlan, Schema},
 };
@@ -121,7 +122,7 @@ pub(crate) fn sub_object<'a>(
 
 /// Names whose use is checked after the build (top-level kwargs and default keys).
 pub(crate) struct Tracker<'a> {
-    names: Vec<&'a str>,
+    pub(crate) names: Vec<&'a str>,
     used: Vec<bool>,
 }
 
@@ -156,7 +157,7 @@ impl<'a> Tracker<'a> {
 
 enum Real<'a> {
     Json(&'a Value),
-    Built(DynamicMessage),
+    Built(Node),
 }
 
 pub(crate) struct BuildPass<'s, 'a> {
@@ -165,6 +166,9 @@ pub(crate) struct BuildPass<'s, 'a> {
     /// Hyperparameters by the last segment of their path (a later path wins).
     pub(crate) hps: HashMap<&'a str, (&'a str, &'a HpEntry)>,
     pub(crate) tracker: Tracker<'a>,
+    /// Whether default-only subtrees may be shared across builds (catalog architectures,
+    /// whose data is `'static`).
+    pub(crate) share_defaults: bool,
 }
 
 impl<'a> BuildPass<'_, 'a> {
@@ -175,7 +179,7 @@ impl<'a> BuildPass<'_, 'a> {
         switch: Option<&'a Map<String, Value>>,
         mut kwargs: Kwargs<'a>,
         path: &Path<'_>,
-    ) -> Result<DynamicMessage, BuildError> {
+    ) -> Result<Node, BuildError> {
         let schema = self.schema;
         let message = &schema.messages[plan];
         if let Some(d) = defaults {
@@ -252,7 +256,24 @@ impl<'a> BuildPass<'_, 'a> {
                         // silent and discarded.
                         continue;
                     }
-                    let built = self.run(child, sub_defaults, sub_switch, sub, &here)?;
+                    let shareable = self.share_defaults
+                        && sub_switch.is_none()
+                        && !schema.reaches(child, &sub)
+                        && !self.tracker.names.iter().any(|n| schema.reaches_name(child, n));
+                    let built = if shareable {
+                        // Built from defaults alone: the same for every build of this
+                        // architecture (no kwarg, switch value or tracked name reaches it).
+                        let key = (child, sub_defaults.map_or(0, |d| std::ptr::from_ref(d) as usize));
+                        match node::cached(key) {
+                            Some(c) => Node::Cached(c),
+                            None => {
+                                let fresh = self.run(child, sub_defaults, sub_switch, sub, &here)?;
+                                node::store(schema, key, fresh)
+                            }
+                        }
+                    } else {
+                        self.run(child, sub_defaults, sub_switch, sub, &here)?
+                    };
                     if used || field.required {
                         real.push((i, Real::Built(built)));
                     }
@@ -261,11 +282,12 @@ impl<'a> BuildPass<'_, 'a> {
         }
 
         let mut out = DynamicMessage::new(message.desc.clone());
+        let mut children = Vec::new();
         for (i, value) in real {
             let field = &message.fields[i];
             self.tracker.mark(&field.name);
             match value {
-                Real::Built(m) => out.set_field(&field.desc, PValue::Message(m)),
+                Real::Built(node) => children.push((i, node)),
                 Real::Json(v) => match convert::field_value(&field.desc, v) {
                     Ok(Some(converted)) => out.set_field(&field.desc, converted),
                     Ok(None) => {}
@@ -279,6 +301,6 @@ impl<'a> BuildPass<'_, 'a> {
                 },
             }
         }
-        Ok(out)
+        Ok(Node::Fresh(Fresh { message: out, children, plan }))
     }
 }

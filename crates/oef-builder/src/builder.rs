@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use crate::{
     BuildError,
     build::{BuildPass, Kwargs, Path, Tracker},
+    node::Node,
     hyper::{self, DistributionArg, HpEntry},
     schema::Schema,
     switch::{self, SwitchPass},
@@ -117,16 +118,22 @@ impl ExperimentBuilder {
 
     /// Builds the v0 experiment.
     pub fn build(&self) -> Result<Experiment, BuildError> {
-        let message = self.build_dynamic()?;
-        Experiment::decode(crate::encode::encode(message).as_slice()).map_err(|e| BuildError::InvalidValue {
-            key: self.architecture.key.clone(),
-            path: String::new(),
-            reason: format!("the built message does not decode as the v0 type: {e}"),
-        })
+        let node = self.build_node()?;
+        let mut bytes = Vec::with_capacity(4096);
+        node.encode(self.schema, &mut bytes);
+        Experiment::decode(bytes.as_slice()).map_err(|e| self.internal(format!("the built message does not decode as the v0 type: {e}")))
     }
 
     /// Builds the experiment as a reflection message (required fields checked).
     pub fn build_dynamic(&self) -> Result<DynamicMessage, BuildError> {
+        self.build_node()?.into_dynamic(self.schema).map_err(|e| self.internal(e))
+    }
+
+    fn internal(&self, reason: String) -> BuildError {
+        BuildError::InvalidValue { key: self.architecture.key.clone(), path: String::new(), reason }
+    }
+
+    fn build_node(&self) -> Result<Node, BuildError> {
         if let Some(error) = &self.error {
             return Err(error.clone());
         }
@@ -150,28 +157,32 @@ impl ExperimentBuilder {
         }
         let mut names: Vec<&str> = defaults.keys().map(String::as_str).collect();
         names.extend(self.kwargs.iter().map(|(k, _)| k.as_str()));
-        let mut pass = BuildPass { schema: self.schema, key, hps, tracker: Tracker::new(names) };
-        let mut message = pass.run(0, Some(defaults), Some(&activated), kwargs, &Path::ROOT)?;
+        let share_defaults = matches!(self.architecture, Cow::Borrowed(_));
+        let mut pass = BuildPass { schema: self.schema, key, hps, tracker: Tracker::new(names), share_defaults };
+        let mut root = pass.run(0, Some(defaults), Some(&activated), kwargs, &Path::ROOT)?;
 
         let unused = pass.tracker.unused();
         if !unused.is_empty() {
             return Err(BuildError::UnusedArgument { key: key.to_owned(), names: unused });
         }
-        if !self.hyperparameters.is_empty() {
-            let field = &self.schema.hyperparameters_field;
-            let mut map = match message.get_field(field).into_owned() {
-                PValue::Map(map) => map,
-                _ => HashMap::new(),
-            };
-            for (path, entry) in &self.hyperparameters {
-                map.insert(MapKey::String(path.clone()), PValue::Message(entry.message.clone()));
+        if let Node::Fresh(fresh) = &mut root {
+            if !self.hyperparameters.is_empty() {
+                let field = &self.schema.hyperparameters_field;
+                let mut map = match fresh.message.get_field(field).into_owned() {
+                    PValue::Map(map) => map,
+                    _ => HashMap::new(),
+                };
+                for (path, entry) in &self.hyperparameters {
+                    map.insert(MapKey::String(path.clone()), PValue::Message(entry.message.clone()));
+                }
+                fresh.message.set_field(field, PValue::Map(map));
             }
-            message.set_field(field, PValue::Map(map));
         }
-        let missing = self.schema.missing_required(&message);
+        let mut missing = Vec::new();
+        root.missing(self.schema, &mut String::new(), &mut missing);
         if !missing.is_empty() {
             return Err(BuildError::MissingRequired { key: key.to_owned(), fields: missing });
         }
-        Ok(message)
+        Ok(root)
     }
 }

@@ -28,7 +28,7 @@
 mod build;
 mod builder;
 mod convert;
-mod encode;
+mod node;
 mod error;
 mod hyper;
 pub mod pyvalue;

@@ -136,6 +136,11 @@ impl Schema {
         &self.messages[0]
     }
 
+    /// Whether `name` names a field in message `plan` or below it.
+    pub(crate) fn reaches_name(&self, plan: usize, name: &str) -> bool {
+        self.reachable[plan].contains(name)
+    }
+
     /// Whether any of the `kwargs` names a field in message `plan` or below it.
     pub(crate) fn reaches(&self, plan: usize, kwargs: &[(&str, &serde_json::Value)]) -> bool {
         kwargs.iter().any(|(name, _)| self.reachable[plan].contains(*name))
@@ -153,7 +158,7 @@ impl Schema {
     }
 
     fn collect_missing(&self, message: &prost_reflect::DynamicMessage, prefix: &mut String, out: &mut Vec<String>) {
-        use prost_reflect::{ReflectMessage as _, Value};
+        use prost_reflect::ReflectMessage as _;
         let sep = |prefix: &str| if prefix.is_empty() { "" } else { "." };
         if let Some(required) = self.required.get(message.descriptor().full_name()) {
             for field in required {
@@ -162,6 +167,14 @@ impl Schema {
                 }
             }
         }
+        self.missing_in_fields(message, prefix, out);
+    }
+
+    /// [`Schema::missing_required`] below the fields set in `message` (its own required
+    /// fields are not checked).
+    pub(crate) fn missing_in_fields(&self, message: &prost_reflect::DynamicMessage, prefix: &mut String, out: &mut Vec<String>) {
+        use prost_reflect::Value;
+        let sep = |prefix: &str| if prefix.is_empty() { "" } else { "." };
         for (field, value) in message.fields() {
             let len = prefix.len();
             let dot = sep(prefix);

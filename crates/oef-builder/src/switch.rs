@@ -42,6 +42,7 @@ pub(crate) fn dict_inject(initial: &Map<String, Value>, values: &Map<String, Val
     Ok(result)
 }
 
+/// [`dict_inject`] in place.
 fn inject_into(result: &mut Map<String, Value>, values: &Map<String, Value>) -> Result<(), Conflict> {
     for (key, value) in values {
         let mut wrapped = match value {
@@ -92,7 +93,7 @@ pub(crate) fn accumulate(switches: &[oef_catalog::Switch]) -> Result<Map<String,
         member.insert(switch.triggering_value.clone(), switch.target_value.clone());
         let mut entry = Map::new();
         entry.insert(switch.field.clone(), Value::Object(member));
-        acc = dict_inject(&acc, &entry)?;
+        inject_into(&mut acc, &entry)?; // in place: on a conflict the result is dropped anyway
     }
     Ok(acc)
 }
@@ -151,7 +152,7 @@ impl SwitchPass<'_> {
                         reason: format!("target_value must be a dict, got {}", py_repr(target)),
                     });
                 };
-                selected_args = dict_inject(&selected_args, target).map_err(|c| c.into_error(self.key))?;
+                inject_into(&mut selected_args, target).map_err(|c| c.into_error(self.key))?;
             }
         }
         for (i, field) in message.fields.iter().enumerate() {
@@ -172,7 +173,7 @@ impl SwitchPass<'_> {
             }
             let result = self.run(child, sub_defaults, sub_switch, sub, &here)?;
             if !result.is_empty() {
-                selected_args = dict_inject(&selected_args, &result).map_err(|c| c.into_error(self.key))?;
+                inject_into(&mut selected_args, &result).map_err(|c| c.into_error(self.key))?;
             }
         }
         Ok(selected_args)

@@ -187,3 +187,32 @@ fn the_builder_is_reusable() {
     let b = builder(SSD).set("batch_size", json!(4));
     assert_eq!(b.build().unwrap(), b.build().unwrap());
 }
+
+#[test]
+fn dynamic_and_typed_builds_agree_cold_and_warm() {
+    use prost::Message as _;
+    for key in [SSD, CLASSIFICATION, "image_ocr.pretraining_none.attention.inception_v3"] {
+        for round in 0..2 {
+            let b = builder(key).set("batch_size", json!(4));
+            let typed = b.build().unwrap();
+            let dynamic = b.build_dynamic().unwrap();
+            let decoded = oef_proto::v0::Experiment::decode(dynamic.encode_to_vec().as_slice()).unwrap();
+            assert_eq!(typed, decoded, "{key} round {round}");
+        }
+    }
+}
+
+#[test]
+fn custom_architectures_are_not_shared() {
+    let mut architecture = oef_catalog::Catalog::global().get(CLASSIFICATION).unwrap().clone();
+    architecture.default_args["trainer"]["batch_size"] = json!(3);
+    architecture.default_args["trainer"]["image_classification"]["dropout_keep_prob"] = json!(0.25);
+    let custom = ExperimentBuilder::from_architecture(architecture.clone()).unwrap().set("config_path", json!(CONFIG));
+    let experiment = custom.build().unwrap();
+    assert_eq!(experiment.trainer.batch_size, 3);
+    let v = json_of(&experiment);
+    assert!(close(&v["trainer"]["imageClassification"]["dropoutKeepProb"], 0.25), "{v}");
+    // The catalog entry still builds with its own defaults.
+    let v = built(builder(CLASSIFICATION));
+    assert!(close(&v["trainer"]["imageClassification"]["dropoutKeepProb"], 0.5), "{v}");
+}

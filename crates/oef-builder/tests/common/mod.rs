@@ -13,6 +13,7 @@ pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/legacy-oef")
 }
 
+#[allow(clippy::result_large_err)] // mirrors the builder API
 /// Runs a builder case `{model, kwargs, hyperparameters: [{path, distribution}]}`.
 pub fn run_case(case: &Value) -> Result<oef_proto::v0::Experiment, BuildError> {
     let model = case["model"].as_str().expect("case.model");
