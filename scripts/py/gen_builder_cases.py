@@ -44,18 +44,34 @@ def schema_fields(root):
     return out
 
 
-def value_for(f, rnd, valid=True):
+def message_value(desc, rnd, depth):
+    """A dict for message desc: maybe a oneof member, maybe a few inner values."""
+    out = {}
+    members = [m for o in desc.oneofs for m in o.fields]
+    if members and rnd.random() < 0.7:
+        m = rnd.choice(members)
+        out[m.name] = message_value(m.message_type, rnd, depth + 1) if m.message_type is not None and depth < 3 else {}
+    plain = [f for f in desc.fields if f.containing_oneof is None]
+    for _ in range(rnd.choice([0, 0, 1, 2])):
+        if plain and depth < 3:
+            f = rnd.choice(plain)
+            out[f.name] = value_for(f, rnd, valid=rnd.random() < 0.9, depth=depth + 1)
+    return out
+
+
+def value_for(f, rnd, valid=True, depth=0):
     """A value for field f: usually a plausible one, sometimes a wrong one."""
     if f.message_type is not None and f.label != FD.LABEL_REPEATED:
         if valid:
-            members = [m.name for o in f.message_type.oneofs for m in o.fields]
-            if members and rnd.random() < 0.7:
-                return {rnd.choice(members): {}}
-            return {}
+            return message_value(f.message_type, rnd, depth)
         return rnd.choice([5, None, [], "x"])
     if f.label == FD.LABEL_REPEATED:
         if f.message_type is not None:
-            return [] if valid else [None]
+            if f.message_type.GetOptions().map_entry:
+                return {} if valid else [None]
+            if valid:
+                return [message_value(f.message_type, rnd, depth) for _ in range(rnd.choice([0, 1, 2]))]
+            return rnd.choice([[None], [{"nope": 1}], "ab", {"x": 1}])
         if f.type == FD.TYPE_STRING:
             return rnd.choice([["backbone/.*"], [], ["a", "b"]]) if valid else rnd.choice([5, [1], "ab"])
         return rnd.choice([[1.0, 2.0], []]) if valid else rnd.choice([["x"], 5])
@@ -103,13 +119,42 @@ HP_PATHS = [
 ]
 
 
+ARCHITECTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures", "legacy-oef", "architectures.json")
+DEFAULT_NAMES = {}
+
+
+def load_default_names(by_name):
+    """Field names appearing in each architecture's default_args (kwargs likely to be used)."""
+    try:
+        with open(ARCHITECTURES, encoding="utf-8") as f:
+            arch = json.load(f)
+    except OSError:
+        return
+
+    def names(d, out):
+        for k, v in d.items():
+            if k in by_name:
+                out.add(k)
+            if isinstance(v, dict):
+                names(v, out)
+
+    for key, entry in arch.items():
+        out = set()
+        names(entry["default_args"], out)
+        DEFAULT_NAMES[key] = sorted(out - {"hyperparameters"})
+
+
 def make_case(rnd, keys, fields, by_name):
     model = rnd.choice(keys)
     kwargs = {}
     if rnd.random() < 0.93:
         kwargs["config_path"] = "gs://bucket/dataset/config.prototxt"
+    used_names = DEFAULT_NAMES.get(model, [])
     for _ in range(rnd.choice([0, 1, 1, 2, 2, 3, 4])):
         name, f, _ = rnd.choice(fields)
+        if used_names and rnd.random() < 0.6:
+            name = rnd.choice(used_names)
+            f = by_name[name]
         if name in ("hyperparameters",):
             continue
         kwargs[name] = value_for(f, rnd, valid=rnd.random() < 0.85)
@@ -163,6 +208,7 @@ def main(argv=None):
     by_name = {}
     for name, f, _ in fields:
         by_name.setdefault(name, f)
+    load_default_names(by_name)
     counts = {}
     for i in range(args.count):
         case = make_case(rnd, keys, fields, by_name)

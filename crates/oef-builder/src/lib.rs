@@ -20,17 +20,29 @@
 //! * [`pyvalue`]: the Python value semantics the reference relies on (equality across numeric
 //!   types, `repr` for messages).
 //!
+//! * [`schema`]: the per-message plans the engine walks, precomputed from descriptors.
+//!
 //! The semantics are those of `deepomatic-oef` 0.23.1 for format v0, written down in
-//! `docs/reference-builder-semantics.md`. The engine walks protobuf descriptors (prost-reflect),
-//! builds a [`prost_reflect::DynamicMessage`] and converts it to the prost type at the end, so
-//! it does not depend on the v0 schema beyond [`schema::Schema`].
+//! `docs/reference-builder-semantics.md`: a switch pass, then a build pass over the descriptor
+//! tree in field declaration order; kwargs offered as names; the unused-argument check; the
+//! hyperparameter checks; required fields checked last. The engine walks prost-reflect
+//! descriptors and builds [`prost_reflect::DynamicMessage`]s, converted to the prost type at
+//! the end: the passes name no message, the v0 root and its `hyperparameters` map are chosen in
+//! [`schema::Schema::v0`], and v0 prost types appear only at the API edge ([`ExperimentBuilder::build`],
+//! typed distributions), so the engine can run over another format's descriptors.
+//!
+//! Speed: sub-builds that no argument can reach are skipped (the reference runs and discards
+//! them), and a subtree built from catalog defaults alone (no argument reaches it, no switch
+//! value lies below it) is built once per process and shared, encoded, by later builds.
+
+#![warn(missing_docs)]
 
 mod build;
 mod builder;
 mod convert;
-mod node;
 mod error;
 mod hyper;
+mod node;
 pub mod pyvalue;
 pub mod schema;
 mod switch;

@@ -13,6 +13,8 @@
 //! * [`Architecture`], [`Switch`]: one entry, typed.
 //! * [`CatalogError`]: what can go wrong (an unknown key, with the closest keys).
 
+#![warn(missing_docs)]
+
 mod architecture;
 mod catalog;
 mod error;
