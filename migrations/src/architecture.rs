@@ -30,6 +30,12 @@ pub const DEFAULT_CONFIG_PATH: &str = "gs://bucket/dataset/config.prototxt";
 pub trait ArchitectureDefaults: Send + Sync {
     /// Every `(key, default experiment)` pair.
     fn defaults(&self) -> Result<Vec<(String, oef_proto::v0::Experiment)>, ArchitectureError>;
+
+    /// Every key, without building the defaults when the provider can (used to check
+    /// `--architecture`); by default the keys of [`defaults`](Self::defaults).
+    fn keys(&self) -> Result<Vec<String>, ArchitectureError> {
+        Ok(self.defaults()?.into_iter().map(|(key, _)| key).collect())
+    }
 }
 
 /// The defaults of the architecture catalog, built by `oef-builder` (every key of
@@ -51,6 +57,10 @@ impl ArchitectureDefaults for CatalogDefaults {
                     .map_err(|e| ArchitectureError::Defaults(e.to_string()))
             })
             .collect()
+    }
+
+    fn keys(&self) -> Result<Vec<String>, ArchitectureError> {
+        Ok(oef_catalog::Catalog::global().iter().map(|a| a.key.clone()).collect())
     }
 }
 
@@ -140,6 +150,7 @@ pub struct Inference {
 pub struct ArchitectureIndex {
     provider: Box<dyn ArchitectureDefaults>,
     built: OnceLock<Result<Built, ArchitectureError>>,
+    keys: OnceLock<Result<Vec<String>, ArchitectureError>>,
 }
 
 struct Built {
@@ -155,22 +166,29 @@ struct Built {
 impl ArchitectureIndex {
     /// An index over the defaults of `provider` (read on first use).
     pub fn new(provider: impl ArchitectureDefaults + 'static) -> Self {
-        Self { provider: Box::new(provider), built: OnceLock::new() }
+        Self { provider: Box::new(provider), built: OnceLock::new(), keys: OnceLock::new() }
     }
 
     fn built(&self) -> Result<&Built, ArchitectureError> {
         self.built.get_or_init(|| build(self.provider.as_ref())).as_ref().map_err(Clone::clone)
     }
 
-    /// Every key, sorted.
+    /// Every key, sorted (without building the defaults when the provider can).
     pub fn keys(&self) -> Result<&[String], ArchitectureError> {
-        Ok(&self.built()?.keys)
+        self.keys
+            .get_or_init(|| {
+                let mut keys = self.provider.keys()?;
+                keys.sort();
+                keys.dedup();
+                Ok(keys)
+            })
+            .as_deref()
+            .map_err(Clone::clone)
     }
 
     /// Checks that `key` is a known architecture.
     pub fn check_key(&self, key: &str) -> Result<(), ArchitectureError> {
-        let built = self.built()?;
-        if built.keys.binary_search_by(|k| k.as_str().cmp(key)).is_ok() {
+        if self.keys()?.binary_search_by(|k| k.as_str().cmp(key)).is_ok() {
             Ok(())
         } else {
             Err(ArchitectureError::UnknownKey(key.to_owned()))

@@ -25,15 +25,16 @@ pub struct Document {
 /// Fails on anything that is not a complete OEF file: truncated or garbage bytes, missing v0
 /// required fields, a version this build does not know.
 pub fn decode(bytes: &[u8]) -> Result<(Encoding, Document), MigrateError> {
-    let detected = codec::detect(bytes)?;
-    let version = detected.version;
-    if version > LATEST_VERSION {
-        return Err(MigrateError::UnsupportedVersion { found: version, latest: LATEST_VERSION });
-    }
-    let desc = snapshot::root_message(version)
-        .ok_or_else(|| MigrateError::Schema(format!("no snapshot for version {version}")))?;
-    let message = codec::decode_message(bytes, detected.encoding, &desc)?;
-    let context = || format!("{} {}", detected.encoding, desc.full_name());
+    let (encoding, version, message) = match decode_json(bytes)? {
+        Some(decoded) => decoded,
+        None => {
+            let detected = codec::detect(bytes)?;
+            let desc = root(detected.version)?;
+            (detected.encoding, detected.version, codec::decode_message(bytes, detected.encoding, &desc)?)
+        }
+    };
+    let desc = root(version)?;
+    let context = || format!("{encoding} {}", desc.full_name());
     if version >= 1 {
         let found = message.get_field_by_name("format_version").and_then(|v| v.as_u32());
         if found != Some(version) {
@@ -54,11 +55,56 @@ pub fn decode(bytes: &[u8]) -> Result<(Encoding, Document), MigrateError> {
             .into());
         }
     }
-    let missing = codec::missing_required(&message);
+    let missing = missing_required(&message);
     if !missing.is_empty() {
         return Err(CodecError::new(context(), CodecErrorKind::MissingRequired(missing)).into());
     }
-    Ok((detected.encoding, Document { version, message }))
+    Ok((encoding, Document { version, message }))
+}
+
+/// The root message of `version`'s snapshot, or the error for a version this build lacks.
+fn root(version: u32) -> Result<prost_reflect::MessageDescriptor, MigrateError> {
+    if version > LATEST_VERSION {
+        return Err(MigrateError::UnsupportedVersion { found: version, latest: LATEST_VERSION });
+    }
+    snapshot::root_message(version)
+        .ok_or_else(|| MigrateError::Schema(format!("no snapshot for version {version}")))
+}
+
+/// JSON content (an object) parsed once for detection and decoding, as `codec::detect` would
+/// detect it: `formatVersion` (v1+) or `dataset`/`trainer` (v0). `None` when not JSON.
+fn decode_json(bytes: &[u8]) -> Result<Option<(Encoding, u32, DynamicMessage)>, MigrateError> {
+    let body = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Ok(None);
+    }
+    let json_error = |kind| MigrateError::from(CodecError::new("JSON input", kind));
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| json_error(CodecErrorKind::Json(e.to_string())))?;
+    let Some(object) = value.as_object() else {
+        return Err(json_error(CodecErrorKind::Json("not an object".into())));
+    };
+    let version = if let Some(v) = object.get("formatVersion").or(object.get("format_version")) {
+        match v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())) {
+            Some(v) if v >= 1 => u32::try_from(v).unwrap_or(u32::MAX),
+            _ => {
+                return Err(json_error(CodecErrorKind::Unrecognized(format!(
+                    "formatVersion {v} is not a version"
+                ))));
+            }
+        }
+    } else if object.contains_key("dataset") || object.contains_key("trainer") {
+        0
+    } else {
+        return Err(json_error(CodecErrorKind::Unrecognized(
+            "an object with neither formatVersion (v1) nor dataset/trainer (v0)".into(),
+        )));
+    };
+    let desc = root(version)?;
+    let message = DynamicMessage::deserialize(desc.clone(), value).map_err(|e| {
+        MigrateError::from(CodecError::new(format!("json {}", desc.full_name()), CodecErrorKind::Json(e.to_string())))
+    })?;
+    Ok(Some((Encoding::Json, version, message)))
 }
 
 /// Encodes a document deterministically (map entries in key order): binary (unknown fields
@@ -122,4 +168,49 @@ pub(crate) fn first_unknown(message: &DynamicMessage, path: &str) -> Option<Stri
         }
     }
     None
+}
+
+/// Dotted paths of every proto2 `required` field missing in `message` or its sub-messages, in
+/// the format of [`oef_proto::codec::missing_required`] (without its allocations when nothing
+/// is missing).
+pub(crate) fn missing_required(message: &DynamicMessage) -> Vec<String> {
+    let mut out = Vec::new();
+    collect_missing(message, &mut String::new(), &mut out);
+    out
+}
+
+fn collect_missing(message: &DynamicMessage, path: &mut String, out: &mut Vec<String>) {
+    for field in prost_reflect::ReflectMessage::descriptor(message).fields() {
+        if field.cardinality() == prost_reflect::Cardinality::Required && !message.has_field(&field) {
+            let len = paths::push(path, field.name());
+            out.push(path.clone());
+            path.truncate(len);
+        }
+    }
+    for (field, value) in message.fields() {
+        let len = paths::push(path, field.name());
+        match value {
+            Value::Message(sub) => collect_missing(sub, path, out),
+            Value::List(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if let Value::Message(sub) = item {
+                        let len = paths::push_index(path, i);
+                        collect_missing(sub, path, out);
+                        path.truncate(len);
+                    }
+                }
+            }
+            Value::Map(entries) => {
+                for (key, item) in entries {
+                    if let Value::Message(sub) = item {
+                        let len = paths::push_key(path, key);
+                        collect_missing(sub, path, out);
+                        path.truncate(len);
+                    }
+                }
+            }
+            _ => {}
+        }
+        path.truncate(len);
+    }
 }

@@ -46,15 +46,16 @@ fn entry_message(field: &prost_reflect::FieldDescriptor, key: &MapKey, value: &V
 
 /// Binary encoding, map entries in key order, unknown fields kept.
 pub(crate) fn binary(message: &DynamicMessage) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.encoded_len());
+    let mut out = Vec::with_capacity(4096);
     binary_into(message, &mut out);
     out
 }
 
 fn binary_into(message: &DynamicMessage, out: &mut Vec<u8>) {
     if !needs_sorting(message) {
-        // Invariant: a Vec grows as needed, so encoding into it cannot fail.
-        let _ = message.encode(out);
+        // `encode_raw` skips the capacity check of `encode` (a second `encoded_len` walk); a
+        // Vec grows as needed.
+        message.encode_raw(out);
         return;
     }
     let mut unknown: Vec<_> = message.unknown_fields().collect();
@@ -88,7 +89,7 @@ fn binary_into(message: &DynamicMessage, out: &mut Vec<u8>) {
             }
             other => {
                 scratch.set_field(&field, other.clone());
-                let _ = scratch.encode(out);
+                scratch.encode_raw(out);
                 scratch.clear_field(&field);
             }
         }

@@ -24,6 +24,8 @@
 //! The crate's major version is the newest format major version it writes (1.x writes v0 and
 //! v1). It reads and writes every format version from 0 to [`LATEST_VERSION`].
 
+#![warn(missing_docs)]
+
 pub mod architecture;
 pub mod diff;
 pub mod document;

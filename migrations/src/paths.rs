@@ -31,3 +31,31 @@ pub(crate) fn key(path: &str, key: &MapKey) -> String {
 pub(crate) fn display(path: &str) -> &str {
     if path.is_empty() { "(root)" } else { path }
 }
+
+/// Appends `.name` (or `name` at the root) to a path buffer; returns the length to truncate
+/// back to.
+pub(crate) fn push(path: &mut String, name: &str) -> usize {
+    let len = path.len();
+    if !path.is_empty() {
+        path.push('.');
+    }
+    path.push_str(name);
+    len
+}
+
+/// Appends `[i]` to a path buffer; returns the length to truncate back to.
+pub(crate) fn push_index(path: &mut String, i: usize) -> usize {
+    let len = path.len();
+    path.push('[');
+    path.push_str(&i.to_string());
+    path.push(']');
+    len
+}
+
+/// Appends `[key]` to a path buffer; returns the length to truncate back to.
+pub(crate) fn push_key(path: &mut String, map_key: &MapKey) -> usize {
+    let len = path.len();
+    let full = key("", map_key);
+    path.push_str(&full);
+    len
+}

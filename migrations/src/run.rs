@@ -362,6 +362,16 @@ pub fn run(
     Report::new(options.to, &options.mode, reports)
 }
 
+/// The file's bytes and permissions, through one open descriptor.
+fn read_with_permissions(path: &Path) -> std::io::Result<(Vec<u8>, fs::Permissions)> {
+    use std::io::Read as _;
+    let mut file = fs::File::open(path)?;
+    let metadata = file.metadata()?;
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0) + 1);
+    file.read_to_end(&mut bytes)?;
+    Ok((bytes, metadata.permissions()))
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     let mut out = String::with_capacity(64);
@@ -375,8 +385,8 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// Processes one file; a write staged in `writer` is attached to report number `slot`.
 fn process(input: &Input, options: &Options, registry: &Registry, writer: &mut Writer, slot: usize) -> FileReport {
     let path = &input.path;
-    let bytes = match fs::read(path) {
-        Ok(bytes) => bytes,
+    let (bytes, permissions) = match read_with_permissions(path) {
+        Ok(read) => read,
         Err(e) => return FileReport::failed(path, format!("cannot read: {e}")),
     };
     let (encoding, document) = match document::decode(&bytes) {
@@ -413,11 +423,10 @@ fn process(input: &Input, options: &Options, registry: &Registry, writer: &mut W
         Mode::InPlace => Some(path.clone()),
         _ => None,
     };
-    let permissions = fs::metadata(path).map(|m| m.permissions()).ok();
     if current {
         if let (Mode::OutDir(_), Some(dest)) = (&options.mode, &destination) {
             if fs::read(dest).ok().as_deref() != Some(bytes.as_slice()) {
-                if let Err(e) = writer.stage(dest, &bytes, permissions, slot) {
+                if let Err(e) = writer.stage(dest, &bytes, Some(permissions), slot) {
                     return fail(report, e);
                 }
             }
@@ -454,7 +463,7 @@ fn process(input: &Input, options: &Options, registry: &Registry, writer: &mut W
             if options.to == 0 && fs::read(&dest).ok().as_deref() == Some(output.as_slice()) {
                 return report; // an identical downgrade is already there
             }
-            if let Err(e) = writer.stage(&dest, &output, permissions, slot) {
+            if let Err(e) = writer.stage(&dest, &output, Some(permissions), slot) {
                 return fail(report, e);
             }
             report.outcome = Outcome::Migrated;

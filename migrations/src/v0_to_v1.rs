@@ -85,17 +85,19 @@ fn v1_field(field: &FieldDescriptor, v1_parent: &MessageDescriptor) -> Result<Fi
     })
 }
 
+/// Converts one message; `path` is a buffer holding its dotted path, restored on return.
 fn convert_message(
     source: &DynamicMessage,
     target: &MessageDescriptor,
-    path: &str,
+    path: &mut String,
     legacy: &mut Legacy,
 ) -> Result<DynamicMessage, MigrateError> {
     let mut out = DynamicMessage::new(target.clone());
     for (field, value) in source.fields() {
         let v1 = v1_field(&field, target)?;
-        let field_path = paths::join(path, field.name());
-        let value = convert_field(value, &field, &v1, &field_path, legacy)?;
+        let len = paths::push(path, field.name());
+        let value = convert_field(value, &field, &v1, path, legacy)?;
+        path.truncate(len);
         out.set_field(&v1, value);
     }
     for field in source.descriptor().fields() {
@@ -108,17 +110,18 @@ fn convert_message(
             continue;
         }
         let v1 = v1_field(&field, target)?;
-        let field_path = paths::join(path, field.name());
-        let value = convert_single(&field.default_value(), &field.kind(), &v1.kind(), &field_path, legacy)?;
+        let len = paths::push(path, field.name());
+        let value = convert_single(&field.default_value(), &field.kind(), &v1.kind(), path, legacy)?;
         out.set_field(&v1, value);
-        legacy.implicit_defaults.push(field_path);
+        legacy.implicit_defaults.push(path.clone());
+        path.truncate(len);
     }
     let mut unknown = Vec::new();
     for field in source.unknown_fields() {
         field.encode(&mut unknown);
     }
     if !unknown.is_empty() {
-        legacy.unknown_fields.insert(path.to_owned(), unknown);
+        legacy.unknown_fields.insert(path.clone(), unknown);
     }
     Ok(out)
 }
@@ -127,7 +130,7 @@ fn convert_field(
     value: &Value,
     field: &FieldDescriptor,
     v1: &FieldDescriptor,
-    path: &str,
+    path: &mut String,
     legacy: &mut Legacy,
 ) -> Result<Value, MigrateError> {
     if field.is_map() {
@@ -140,7 +143,9 @@ fn convert_field(
         };
         let mut out: HashMap<MapKey, Value> = HashMap::with_capacity(entries.len());
         for (key, item) in entries {
-            out.insert(key.clone(), convert_single(item, &kind0, &kind1, &paths::key(path, key), legacy)?);
+            let len = paths::push_key(path, key);
+            out.insert(key.clone(), convert_single(item, &kind0, &kind1, path, legacy)?);
+            path.truncate(len);
         }
         return Ok(Value::Map(out));
     }
@@ -149,12 +154,18 @@ fn convert_field(
             return Err(MigrateError::Schema(format!("{path}: list value expected")));
         };
         let (kind0, kind1) = (field.kind(), v1.kind());
-        let items = items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| convert_single(item, &kind0, &kind1, &paths::index(path, i), legacy))
-            .collect::<Result<Vec<_>, _>>()?;
-        return Ok(Value::List(items));
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            // Scalars need no path: only messages and enums can record or fail.
+            if matches!(item, Value::Message(_) | Value::EnumNumber(_)) {
+                let len = paths::push_index(path, i);
+                out.push(convert_single(item, &kind0, &kind1, path, legacy)?);
+                path.truncate(len);
+            } else {
+                out.push(item.clone());
+            }
+        }
+        return Ok(Value::List(out));
     }
     convert_single(value, &field.kind(), &v1.kind(), path, legacy)
 }
@@ -163,7 +174,7 @@ fn convert_single(
     value: &Value,
     kind0: &Kind,
     kind1: &Kind,
-    path: &str,
+    path: &mut String,
     legacy: &mut Legacy,
 ) -> Result<Value, MigrateError> {
     Ok(match (value, kind0, kind1) {
@@ -195,7 +206,8 @@ impl Step for V0ToV1 {
 
     fn apply(&self, input: &DynamicMessage, context: &StepContext) -> Result<DynamicMessage, MigrateError> {
         let mut legacy = Legacy::default();
-        let experiment = convert_message(input, &v1_message("oef.v1.Experiment")?, "", &mut legacy)?;
+        let experiment =
+            convert_message(input, &v1_message("oef.v1.Experiment")?, &mut String::with_capacity(128), &mut legacy)?;
         let architecture = match &context.architecture {
             Some(key) => {
                 self.architectures.check_key(key)?;

