@@ -104,6 +104,20 @@ def distribution(rnd):
         {"uniform": {"min": 1}},
         {"nope": 1},
         {},
+        {"uniform": {"min": "0.1", "max": "1"}},
+        {"categorical": {"values": [{"integerValue": 2}, {"integerValue": 8}]}},
+        {"categorical": {"values": [{"integer_value": 2.0}]}},
+        {"categorical": {"values": [{"integer_value": "4"}]}},
+        {"categorical": {"values": [{}]}},
+        {"categorical": {"values": []}},
+        {"uniform": {"min": None, "max": 1}},
+        {"uniform": {"min": 0, "max": 1}, "normal": {"mu": 0, "sigma": 1}},
+        {"logUniform": {"min": 1e-5, "max": 0.1}},
+        {"normal": {"mu": 0.5, "sigma": -0.1}},
+        {"categorical": {"values": [{"boolean_value": "true"}]}},
+        {"categorical": {"values": [{"string_value": 5}]}},
+        {"uniform": {"min": 1.5, "max": 2, "extra": 1}},
+        {"categorical": None},
     ])
 
 

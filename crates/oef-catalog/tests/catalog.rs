@@ -211,3 +211,35 @@ fn validation_catches_bad_entries() {
     assert!(check_switch_field("trainer.optimizer.nope", "adam_optimizer").is_err());
     assert!(check_switch_field("trainer.batch_size.x", "adam_optimizer").is_err());
 }
+
+/// The builder relies on it: the reference indexes the selected member of a switched oneof,
+/// which fails when the defaults select none (and kwargs can only add selections).
+#[test]
+fn every_switched_oneof_has_a_default_member() {
+    let mut errors = Vec::new();
+    for a in Catalog::global() {
+        for switch in &a.switch_args {
+            let segments: Vec<&str> = switch.field.split('.').collect();
+            let (oneof, parents) = segments.split_last().unwrap();
+            let mut desc = oef_proto::descriptor::v0_experiment();
+            let mut value = &a.default_args;
+            for segment in parents {
+                value = value.get(segment).unwrap_or(&Value::Null);
+                let Kind::Message(m) = desc.get_field_by_name(segment).unwrap().kind() else { unreachable!() };
+                desc = m;
+            }
+            let members: Vec<String> = desc
+                .oneofs()
+                .find(|o| o.name() == *oneof)
+                .unwrap()
+                .fields()
+                .map(|f| f.name().to_owned())
+                .collect();
+            let set = members.iter().filter(|m| value.get(m.as_str()).is_some()).count();
+            if set != 1 {
+                errors.push(format!("{}: {} selects {set} members by default", a.key, switch.field));
+            }
+        }
+    }
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
