@@ -130,6 +130,10 @@ HP_PATHS = [
     "trainer.add_regularization_loss", "trainer.nope", "trainer", "trainer.batch_size.x",
     "trainer.optimizer.momentum_optimizer", "dataset.config_path", "seed",
     "trainer.learning_rate_policy.manual_step_learning_rate.schedule.step_pct",
+    "trainer.learning_rate_policy.manual_step_learning_rate.schedule", "trainer.freeze_variables",
+    "hyperparameters", "hyperparameters.value", "view_ids", "max_hp_runs", "dataset",
+    "trainer.image_classification.backbone.input.image_resizer", "trainer.optimizer.nadam_optimizer.beta_1",
+    "trainer.", ".trainer", "", "trainer.image_detection.ssd.post_processing",
 ]
 
 
@@ -191,6 +195,12 @@ def make_case(rnd, keys, fields, by_name):
         kwargs["learning_rate_policy"] = {"manual_step_learning_rate": {"schedule": [{"step_pct": 0.5, "learning_rate_factor": 0.1}]}}
     elif r < 0.3:
         kwargs["quantization"] = {"nonexistent": 1}
+    elif r < 0.33:
+        kwargs["hyperparameters"] = rnd.choice([
+            {"trainer.batch_size": {"categorical": {"values": [{"integer_value": 2}]}}},
+            {"trainer.initial_learning_rate": {"uniform": {"min": 0.5, "max": 0.6}}},
+            {"x": {}}, {"x": None}, {"x": 1}, [],
+        ])
     hps = []
     if rnd.random() < 0.35:
         for _ in range(rnd.choice([1, 1, 2])):

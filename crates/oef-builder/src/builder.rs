@@ -1,6 +1,6 @@
 //! The public builder.
 
-use std::{borrow::Cow, collections::HashMap};
+use std::{borrow::Cow, collections::HashMap, sync::Arc};
 
 use oef_catalog::{Architecture, Catalog};
 use oef_proto::v0::{Experiment, hyperparameter::HyperParameter};
@@ -28,7 +28,7 @@ use crate::{
 pub struct ExperimentBuilder {
     architecture: Cow<'static, Architecture>,
     schema: &'static Schema,
-    switches: Result<Map<String, Value>, BuildError>,
+    switches: Result<Arc<Map<String, Value>>, BuildError>,
     kwargs: Vec<(String, Value)>,
     hyperparameters: Vec<(String, HpEntry)>,
     error: Option<BuildError>,
@@ -53,8 +53,11 @@ impl ExperimentBuilder {
             path: String::new(),
             reason: format!("the v0 schema cannot be planned: {reason}"),
         })?;
-        let switches =
-            switch::accumulate(&architecture.switch_args).map_err(|c| c.into_error(&architecture.key));
+        let switches = match &architecture {
+            // Catalog entries are `'static`: their merged switches are computed once.
+            Cow::Borrowed(a) => switch::accumulate_shared(a),
+            Cow::Owned(a) => switch::accumulate(&a.switch_args).map(Arc::new).map_err(|c| c.into_error(&a.key)),
+        };
         Ok(ExperimentBuilder {
             architecture,
             schema,
@@ -138,7 +141,7 @@ impl ExperimentBuilder {
             return Err(error.clone());
         }
         let key = self.architecture.key.as_str();
-        let switches = self.switches.as_ref().map_err(Clone::clone)?;
+        let switches: &Map<String, Value> = self.switches.as_ref().map_err(Clone::clone)?;
         let defaults = self.architecture.default_object();
         let kwargs: Kwargs<'_> = self.kwargs.iter().map(|(k, v)| (k.as_str(), v)).collect();
 

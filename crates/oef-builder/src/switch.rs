@@ -6,6 +6,11 @@
 //! considered), and merges the root-relative `target_value` of every selected member that has
 //! one.
 
+use std::{
+    collections::HashMap,
+    sync::{Arc, LazyLock, Mutex},
+};
+
 use serde_json::{Map, Value};
 
 use crate::{
@@ -98,6 +103,26 @@ pub(crate) fn accumulate(switches: &[oef_catalog::Switch]) -> Result<Map<String,
     Ok(acc)
 }
 
+type Shared = Result<Arc<Map<String, Value>>, BuildError>;
+
+static SHARED: LazyLock<Mutex<HashMap<usize, Shared>>> = LazyLock::new(Default::default);
+
+/// [`accumulate`] for a catalog architecture, computed once per process (keyed by the
+/// address of the `'static` entry).
+pub(crate) fn accumulate_shared(architecture: &'static oef_catalog::Architecture) -> Shared {
+    let id = std::ptr::from_ref(architecture) as usize;
+    if let Some(done) = SHARED.lock().ok().and_then(|cache| cache.get(&id).cloned()) {
+        return done;
+    }
+    let done: Shared = accumulate(&architecture.switch_args)
+        .map(Arc::new)
+        .map_err(|c| c.into_error(&architecture.key));
+    if let Ok(mut cache) = SHARED.lock() {
+        cache.insert(id, done.clone());
+    }
+    done
+}
+
 pub(crate) struct SwitchPass<'s> {
     pub(crate) schema: &'s Schema,
     pub(crate) key: &'s str,
@@ -172,7 +197,9 @@ impl SwitchPass<'_> {
                 continue;
             }
             let result = self.run(child, sub_defaults, sub_switch, sub, &here)?;
-            if !result.is_empty() {
+            if selected_args.is_empty() {
+                selected_args = result; // already expanded and merged below
+            } else if !result.is_empty() {
                 inject_into(&mut selected_args, &result).map_err(|c| c.into_error(self.key))?;
             }
         }
