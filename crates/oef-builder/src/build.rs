@@ -251,15 +251,15 @@ impl<'a> BuildPass<'_, 'a> {
                     used |= sub_defaults.is_some();
                     let sub_switch = sub_object(self.key, switch, name, &here, "switch value")?;
                     used |= sub_switch.is_some();
-                    if !used && !field.required && !schema.reaches(child, &sub) {
-                        // Nothing can be set below: the reference's sub-build would be empty,
-                        // silent and discarded.
+                    // No kwarg can be consumed below, and no name whose use is checked can be
+                    // marked there (empty required sub-messages are named even when discarded).
+                    let unreachable = !schema.reaches(child, &sub)
+                        && !self.tracker.names.iter().any(|n| schema.reaches_name(child, n));
+                    if !used && !field.required && unreachable {
+                        // The reference's sub-build would be empty, silent and discarded.
                         continue;
                     }
-                    let shareable = self.share_defaults
-                        && sub_switch.is_none()
-                        && !schema.reaches(child, &sub)
-                        && !self.tracker.names.iter().any(|n| schema.reaches_name(child, n));
+                    let shareable = self.share_defaults && sub_switch.is_none() && unreachable;
                     let built = if shareable {
                         // Built from defaults alone: the same for every build of this
                         // architecture (no kwarg, switch value or tracked name reaches it).
