@@ -120,6 +120,24 @@ pub(crate) fn sub_object<'a>(
     }
 }
 
+/// A default or switch value for a message field: a dict, or absent.
+pub(crate) fn as_object<'a>(
+    key: &str,
+    value: Option<&'a Value>,
+    path: &Path<'_>,
+    what: &str,
+) -> Result<Option<&'a Map<String, Value>>, BuildError> {
+    match value {
+        None => Ok(None),
+        Some(Value::Object(o)) => Ok(Some(o)),
+        Some(other) => Err(BuildError::InvalidValue {
+            key: key.to_owned(),
+            path: path.to_string(),
+            reason: format!("{what} must be a dict for a message field, got {}", py_repr(other)),
+        }),
+    }
+}
+
 /// Names whose use is checked after the build (top-level kwargs and default keys).
 pub(crate) struct Tracker<'a> {
     pub(crate) names: Vec<&'a str>,
@@ -166,6 +184,9 @@ pub(crate) struct BuildPass<'s, 'a> {
     /// Hyperparameters by the last segment of their path (a later path wins).
     pub(crate) hps: HashMap<&'a str, (&'a str, &'a HpEntry)>,
     pub(crate) tracker: Tracker<'a>,
+    /// For each plan: whether a name that may be offered or checked in this build names a
+    /// field there or below ([`Schema::reach_mask`]).
+    pub(crate) reach: Vec<bool>,
     /// Whether default-only subtrees may be shared across builds (catalog architectures,
     /// whose data is `'static`).
     pub(crate) share_defaults: bool,
@@ -182,11 +203,18 @@ impl<'a> BuildPass<'_, 'a> {
     ) -> Result<Node, BuildError> {
         let schema = self.schema;
         let message = &schema.messages[plan];
+        let n = message.fields.len();
+        // What defaults, switch values and kwargs give, by field index (each map read once).
+        let mut from_defaults: Vec<Option<&'a Value>> = vec![None; n];
         if let Some(d) = defaults {
-            // Every default key must name a field (cheap check first, names only on failure).
-            if !d.keys().all(|k| message.field_index(k).is_some()) {
-                let mut unexpected: Vec<&str> =
-                    d.keys().map(String::as_str).filter(|k| message.field_index(k).is_none()).collect();
+            let mut unexpected: Vec<&str> = Vec::new();
+            for (k, v) in d {
+                match message.field_index(k) {
+                    Some(i) => from_defaults[i] = Some(v),
+                    None => unexpected.push(k),
+                }
+            }
+            if !unexpected.is_empty() {
                 unexpected.sort_unstable();
                 return Err(BuildError::InvalidValue {
                     key: self.key.to_owned(),
@@ -199,17 +227,35 @@ impl<'a> BuildPass<'_, 'a> {
                 });
             }
         }
-        let mut skipped = vec![false; message.fields.len()];
+        let mut from_switch: Vec<Option<&'a Value>> = Vec::new();
+        if let Some(s) = switch {
+            from_switch = vec![None; n];
+            for (k, v) in s {
+                if let Some(i) = message.field_index(k) {
+                    from_switch[i] = Some(v);
+                }
+            }
+        }
+        // A kwarg named after field i is only ever popped while field i is processed.
+        let mut from_kwargs = vec![false; n];
+        for (k, _) in &kwargs {
+            if let Some(i) = message.field_index(k) {
+                from_kwargs[i] = true;
+            }
+        }
+        let switch_at = |i: usize| from_switch.get(i).copied().flatten();
+
+        let mut skipped = vec![false; n];
         for oneof in &message.oneofs {
-            let named_in = |set: &dyn Fn(&str) -> bool| -> Vec<usize> {
-                oneof.members.iter().copied().filter(|&m| set(&message.fields[m].name)).collect()
+            let named_in = |set: &dyn Fn(usize) -> bool| -> Vec<usize> {
+                oneof.members.iter().copied().filter(|&m| set(m)).collect()
             };
-            let mut selected = named_in(&|n| kwargs.iter().any(|(k, _)| *k == n));
+            let mut selected = named_in(&|m| from_kwargs[m]);
             if selected.is_empty() {
-                selected = named_in(&|n| switch.is_some_and(|s| s.contains_key(n)));
+                selected = named_in(&|m| switch_at(m).is_some());
             }
             if selected.is_empty() {
-                selected = named_in(&|n| defaults.is_some_and(|d| d.contains_key(n)));
+                selected = named_in(&|m| from_defaults[m].is_some());
             }
             if selected.len() > 1 {
                 return Err(oneof_conflict(self.key, path, message, oneof, &selected));
@@ -227,34 +273,40 @@ impl<'a> BuildPass<'_, 'a> {
             let name = field.name.as_str();
             match field.message {
                 None => {
-                    if let Some(pos) = kwargs.iter().position(|(k, _)| *k == name) {
+                    if from_kwargs[i] {
+                        let pos = kwargs.iter().position(|(k, _)| *k == name).unwrap_or_default();
                         let value = kwargs[pos].1;
                         self.check_space(field, value, &path.child(name))?;
                         kwargs.remove(pos);
                         real.push((i, Real::Json(value)));
-                    } else if let Some(v) = switch.and_then(|s| s.get(name)) {
+                    } else if let Some(v) = switch_at(i) {
                         real.push((i, Real::Json(v)));
-                    } else if let Some(v) = defaults.and_then(|d| d.get(name)) {
+                    } else if let Some(v) = from_defaults[i] {
                         real.push((i, Real::Json(v)));
                     }
                 }
                 Some(child) => {
                     let here = path.child(name);
                     let mut used = false;
-                    if let Some(pos) = kwargs.iter().position(|(k, _)| *k == name) {
-                        self.check_space(field, kwargs[pos].1, &here)?;
+                    if from_kwargs[i] {
+                        if let Some(&(_, value)) = kwargs.iter().find(|(k, _)| *k == name) {
+                            self.check_space(field, value, &here)?;
+                        }
                         used = true;
                     }
                     let child_name = &schema.messages[child].name;
-                    let sub = sub_kwargs(self.key, &mut kwargs, name, child_name, &here)?;
-                    let sub_defaults = sub_object(self.key, defaults, name, &here, "default_args")?;
+                    let sub = if from_kwargs[i] || !kwargs.is_empty() {
+                        sub_kwargs(self.key, &mut kwargs, name, child_name, &here)?
+                    } else {
+                        Vec::new()
+                    };
+                    let sub_defaults = as_object(self.key, from_defaults[i], &here, "default_args")?;
                     used |= sub_defaults.is_some();
-                    let sub_switch = sub_object(self.key, switch, name, &here, "switch value")?;
+                    let sub_switch = as_object(self.key, switch_at(i), &here, "switch value")?;
                     used |= sub_switch.is_some();
                     // No kwarg can be consumed below, and no name whose use is checked can be
                     // marked there (empty required sub-messages are named even when discarded).
-                    let unreachable = !schema.reaches(child, &sub)
-                        && !self.tracker.names.iter().any(|n| schema.reaches_name(child, n));
+                    let unreachable = !self.reach[child];
                     if !used && !field.required && unreachable {
                         // The reference's sub-build would be empty, silent and discarded.
                         continue;

@@ -145,7 +145,18 @@ impl ExperimentBuilder {
         let defaults = self.architecture.default_object();
         let kwargs: Kwargs<'_> = self.kwargs.iter().map(|(k, v)| (k.as_str(), v)).collect();
 
-        let activated = SwitchPass { schema: self.schema, key }.run(
+        // Every name that may be offered at some level (kwarg names and, recursively, the
+        // keys of dict values) or whose use is checked: sub-builds no such name reaches are
+        // skipped or shared.
+        let mut names: Vec<&str> = defaults.keys().map(String::as_str).collect();
+        names.extend(self.kwargs.iter().map(|(k, _)| k.as_str()));
+        let mut offered = names.clone();
+        for (_, value) in &self.kwargs {
+            dict_keys(value, &mut offered);
+        }
+        let reach = self.schema.reach_mask(offered);
+
+        let activated = SwitchPass { schema: self.schema, key, reach: &reach }.run(
             0,
             Some(defaults),
             Some(switches),
@@ -158,10 +169,9 @@ impl ExperimentBuilder {
             let last = path.rsplit('.').next().unwrap_or(path);
             hps.insert(last, (path.as_str(), entry));
         }
-        let mut names: Vec<&str> = defaults.keys().map(String::as_str).collect();
-        names.extend(self.kwargs.iter().map(|(k, _)| k.as_str()));
         let share_defaults = matches!(self.architecture, Cow::Borrowed(_));
-        let mut pass = BuildPass { schema: self.schema, key, hps, tracker: Tracker::new(names), share_defaults };
+        let mut pass =
+            BuildPass { schema: self.schema, key, hps, tracker: Tracker::new(names), reach, share_defaults };
         let mut root = pass.run(0, Some(defaults), Some(&activated), kwargs, &Path::ROOT)?;
 
         let unused = pass.tracker.unused();
@@ -187,5 +197,15 @@ impl ExperimentBuilder {
             return Err(BuildError::MissingRequired { key: key.to_owned(), fields: missing });
         }
         Ok(root)
+    }
+}
+
+/// Appends the keys of `value` if it is a dict, and of the dicts inside, recursively.
+fn dict_keys<'v>(value: &'v Value, out: &mut Vec<&'v str>) {
+    if let Value::Object(map) = value {
+        for (k, v) in map {
+            out.push(k);
+            dict_keys(v, out);
+        }
     }
 }

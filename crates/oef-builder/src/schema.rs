@@ -71,9 +71,8 @@ pub struct Schema {
     pub hyperparameter_message: MessageDescriptor,
     /// Hyperparameter paths refused outright.
     pub not_optimizable: &'static [&'static str],
-    /// For each plan, every field name of the message and of the messages below it through
-    /// singular message fields: the names a keyword argument can match there.
-    reachable: Vec<HashSet<String>>,
+    /// For each field name, the plans where [`Schema::reaches_name`] holds.
+    name_plans: HashMap<String, Vec<usize>>,
     /// Required fields of every message of the pool that has some, by full name.
     required: HashMap<String, Vec<FieldDescriptor>>,
 }
@@ -112,6 +111,14 @@ impl Schema {
         let mut planner = Planner { messages: Vec::new(), index: HashMap::new() };
         planner.plan(&root);
         let reachable = reachable_names(&planner.messages);
+        // For each plan, every field name of the message and of the messages below it
+        // through singular message fields: the names a keyword argument can match there.
+        let mut name_plans: HashMap<String, Vec<usize>> = HashMap::new();
+        for (plan, names) in reachable.iter().enumerate() {
+            for name in names {
+                name_plans.entry(name.clone()).or_default().push(plan);
+            }
+        }
         let required = root
             .parent_pool()
             .all_messages()
@@ -122,8 +129,8 @@ impl Schema {
             })
             .collect();
         Ok(Schema {
+            name_plans,
             required,
-            reachable,
             messages: planner.messages,
             hyperparameters_field: hp_field,
             hyperparameter_message: hp_message,
@@ -136,14 +143,15 @@ impl Schema {
         &self.messages[0]
     }
 
-    /// Whether `name` names a field in message `plan` or below it.
-    pub(crate) fn reaches_name(&self, plan: usize, name: &str) -> bool {
-        self.reachable[plan].contains(name)
-    }
-
-    /// Whether any of the `kwargs` names a field in message `plan` or below it.
-    pub(crate) fn reaches(&self, plan: usize, kwargs: &[(&str, &serde_json::Value)]) -> bool {
-        kwargs.iter().any(|(name, _)| self.reachable[plan].contains(*name))
+    /// For each plan, whether any of `names` names a field of it or below it.
+    pub fn reach_mask<'n>(&self, names: impl IntoIterator<Item = &'n str>) -> Vec<bool> {
+        let mut mask = vec![false; self.messages.len()];
+        for name in names {
+            for &plan in self.name_plans.get(name).map(Vec::as_slice).unwrap_or_default() {
+                mask[plan] = true;
+            }
+        }
+        mask
     }
 }
 

@@ -126,6 +126,8 @@ pub(crate) fn accumulate_shared(architecture: &'static oef_catalog::Architecture
 pub(crate) struct SwitchPass<'s> {
     pub(crate) schema: &'s Schema,
     pub(crate) key: &'s str,
+    /// See [`crate::build::BuildPass::reach`].
+    pub(crate) reach: &'s [bool],
 }
 
 impl SwitchPass<'_> {
@@ -190,7 +192,7 @@ impl SwitchPass<'_> {
             let sub = sub_kwargs(self.key, &mut kwargs, &field.name, &self.schema.messages[child].name, &here)?;
             let sub_defaults = crate::build::sub_object(self.key, defaults, &field.name, &here, "default_args")?;
             let sub_switch = switch.and_then(|s| s.get(&field.name)).and_then(Value::as_object);
-            if !popped && sub_switch.is_none() && !self.schema.reaches(child, &sub) {
+            if !popped && sub_switch.is_none() && !self.reach[child] {
                 // No switch below and no kwarg can reach it: defaults alone select members
                 // (catalog defaults never set two of a oneof, tested), trigger nothing, fail
                 // nowhere.
