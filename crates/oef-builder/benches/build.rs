@@ -25,7 +25,9 @@ fn keys() -> Vec<&'static str> {
 
 fn build_all(keys: &[&str]) {
     for key in keys {
-        let builder = ExperimentBuilder::new(key).expect("catalog key").set("config_path", json!(CONFIG_PATH));
+        let builder = ExperimentBuilder::new(key)
+            .expect("catalog key")
+            .set("config_path", json!(CONFIG_PATH));
         black_box(builder.build().expect("default build"));
     }
 }
@@ -42,7 +44,11 @@ fn main() {
 
     let prepared: Vec<ExperimentBuilder> = keys
         .iter()
-        .map(|k| ExperimentBuilder::new(k).expect("catalog key").set("config_path", json!(CONFIG_PATH)))
+        .map(|k| {
+            ExperimentBuilder::new(k)
+                .expect("catalog key")
+                .set("config_path", json!(CONFIG_PATH))
+        })
         .collect();
 
     let mut criterion = Criterion::default().configure_from_args();
@@ -74,7 +80,10 @@ fn main() {
         })
         .fold(f64::INFINITY, f64::min);
     let us = best * 1e6 / keys.len() as f64;
-    let python = std::env::var("OEF_PY_BUILD_US").ok().and_then(|v| v.parse().ok()).unwrap_or(PYTHON_US_PER_BUILD);
+    let python = std::env::var("OEF_PY_BUILD_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(PYTHON_US_PER_BUILD);
     println!(
         "oef-builder: {us:.1} µs/build warm (best of 20 rounds over {} architectures), {cold_us:.1} µs/build cold (first build of each); \
          Python reference {python:.0} µs/build: {:.0}x faster warm, {:.0}x cold",

@@ -8,9 +8,9 @@ use oef_proto::codec::{Encoding, encode_v0};
 use serde_json::json;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let key = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "image_classification.pretraining_natural_rgb.softmax.efficientnet_b0".into());
+    let key = std::env::args().nth(1).unwrap_or_else(|| {
+        "image_classification.pretraining_natural_rgb.softmax.efficientnet_b0".into()
+    });
 
     let experiment = ExperimentBuilder::new(&key)?
         .set("config_path", json!("gs://bucket/dataset/config.prototxt"))
@@ -21,7 +21,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Search `trainer.initial_learning_rate` in the space the schema declares.
         .hyperparameter("trainer.initial_learning_rate", None)
         .build()?;
-    println!("{}", String::from_utf8(encode_v0(&experiment, Encoding::Json)?)?);
+    println!(
+        "{}",
+        String::from_utf8(encode_v0(&experiment, Encoding::Json)?)?
+    );
 
     // Errors name the architecture, the offending name or path, and the reason.
     let mistake = ExperimentBuilder::new(&key)?

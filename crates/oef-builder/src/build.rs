@@ -9,8 +9,7 @@ use prost_reflect::DynamicMessage;
 use serde_json::{Map, Value};
 
 use crate::{
-    BuildError,
-    convert,
+    BuildError, convert,
     hyper::HpEntry,
     node::{self, Fresh, Node},
     pyvalue::{py_repr, py_type},
@@ -26,11 +25,17 @@ pub(crate) struct Path<'p> {
 
 impl<'p> Path<'p> {
     /// The root (renders as the empty string).
-    pub(crate) const ROOT: Path<'static> = Path { parent: None, name: "" };
+    pub(crate) const ROOT: Path<'static> = Path {
+        parent: None,
+        name: "",
+    };
 
     /// The path of field `name` below this one.
     pub(crate) fn child(&'p self, name: &'p str) -> Path<'p> {
-        Path { parent: Some(self), name }
+        Path {
+            parent: Some(self),
+            name,
+        }
     }
 }
 
@@ -55,7 +60,10 @@ pub(crate) fn oneof_conflict(
     oneof: &OneofPlan,
     selected: &[usize],
 ) -> BuildError {
-    let mut members: Vec<String> = selected.iter().map(|&m| message.fields[m].name.clone()).collect();
+    let mut members: Vec<String> = selected
+        .iter()
+        .map(|&m| message.fields[m].name.clone())
+        .collect();
     members.sort();
     BuildError::OneofConflict {
         key: key.to_owned(),
@@ -115,7 +123,10 @@ pub(crate) fn sub_object<'a>(
         Some(other) => Err(BuildError::InvalidValue {
             key: key.to_owned(),
             path: path.to_string(),
-            reason: format!("{what} must be a dict for a message field, got {}", py_repr(other)),
+            reason: format!(
+                "{what} must be a dict for a message field, got {}",
+                py_repr(other)
+            ),
         }),
     }
 }
@@ -133,7 +144,10 @@ pub(crate) fn as_object<'a>(
         Some(other) => Err(BuildError::InvalidValue {
             key: key.to_owned(),
             path: path.to_string(),
-            reason: format!("{what} must be a dict for a message field, got {}", py_repr(other)),
+            reason: format!(
+                "{what} must be a dict for a message field, got {}",
+                py_repr(other)
+            ),
         }),
     }
 }
@@ -274,7 +288,10 @@ impl<'a> BuildPass<'_, 'a> {
             match field.message {
                 None => {
                     if from_kwargs[i] {
-                        let pos = kwargs.iter().position(|(k, _)| *k == name).unwrap_or_default();
+                        let pos = kwargs
+                            .iter()
+                            .position(|(k, _)| *k == name)
+                            .unwrap_or_default();
                         let value = kwargs[pos].1;
                         self.check_space(field, value, &path.child(name))?;
                         kwargs.remove(pos);
@@ -300,7 +317,8 @@ impl<'a> BuildPass<'_, 'a> {
                     } else {
                         Vec::new()
                     };
-                    let sub_defaults = as_object(self.key, from_defaults[i], &here, "default_args")?;
+                    let sub_defaults =
+                        as_object(self.key, from_defaults[i], &here, "default_args")?;
                     used |= sub_defaults.is_some();
                     let sub_switch = as_object(self.key, switch_at(i), &here, "switch value")?;
                     used |= sub_switch.is_some();
@@ -315,11 +333,15 @@ impl<'a> BuildPass<'_, 'a> {
                     let built = if shareable {
                         // Built from defaults alone: the same for every build of this
                         // architecture (no kwarg, switch value or tracked name reaches it).
-                        let key = (child, sub_defaults.map_or(0, |d| std::ptr::from_ref(d) as usize));
+                        let key = (
+                            child,
+                            sub_defaults.map_or(0, |d| std::ptr::from_ref(d) as usize),
+                        );
                         match node::cached(key) {
                             Some(c) => Node::Cached(c),
                             None => {
-                                let fresh = self.run(child, sub_defaults, sub_switch, sub, &here)?;
+                                let fresh =
+                                    self.run(child, sub_defaults, sub_switch, sub, &here)?;
                                 node::store(schema, key, fresh)
                             }
                         }
@@ -353,6 +375,10 @@ impl<'a> BuildPass<'_, 'a> {
                 },
             }
         }
-        Ok(Node::Fresh(Fresh { message: out, children, plan }))
+        Ok(Node::Fresh(Fresh {
+            message: out,
+            children,
+            plan,
+        }))
     }
 }

@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 use crate::{
     BuildError,
     build::{BuildPass, Kwargs, Path, Tracker},
-    node::Node,
     hyper::{self, DistributionArg, HpEntry},
+    node::Node,
     schema::Schema,
     switch::{self, SwitchPass},
 };
@@ -56,7 +56,9 @@ impl ExperimentBuilder {
         let switches = match &architecture {
             // Catalog entries are `'static`: their merged switches are computed once.
             Cow::Borrowed(a) => switch::accumulate_shared(a),
-            Cow::Owned(a) => switch::accumulate(&a.switch_args).map(Arc::new).map_err(|c| c.into_error(&a.key)),
+            Cow::Owned(a) => switch::accumulate(&a.switch_args)
+                .map(Arc::new)
+                .map_err(|c| c.into_error(&a.key)),
         };
         Ok(ExperimentBuilder {
             architecture,
@@ -124,16 +126,26 @@ impl ExperimentBuilder {
         let node = self.build_node()?;
         let mut bytes = Vec::with_capacity(4096);
         node.encode(self.schema, &mut bytes);
-        Experiment::decode(bytes.as_slice()).map_err(|e| self.internal(format!("the built message does not decode as the v0 type: {e}")))
+        Experiment::decode(bytes.as_slice()).map_err(|e| {
+            self.internal(format!(
+                "the built message does not decode as the v0 type: {e}"
+            ))
+        })
     }
 
     /// Builds the experiment as a reflection message (required fields checked).
     pub fn build_dynamic(&self) -> Result<DynamicMessage, BuildError> {
-        self.build_node()?.into_dynamic(self.schema).map_err(|e| self.internal(e))
+        self.build_node()?
+            .into_dynamic(self.schema)
+            .map_err(|e| self.internal(e))
     }
 
     fn internal(&self, reason: String) -> BuildError {
-        BuildError::InvalidValue { key: self.architecture.key.clone(), path: String::new(), reason }
+        BuildError::InvalidValue {
+            key: self.architecture.key.clone(),
+            path: String::new(),
+            reason,
+        }
     }
 
     fn build_node(&self) -> Result<Node, BuildError> {
@@ -156,7 +168,12 @@ impl ExperimentBuilder {
         }
         let reach = self.schema.reach_mask(offered);
 
-        let activated = SwitchPass { schema: self.schema, key, reach: &reach }.run(
+        let activated = SwitchPass {
+            schema: self.schema,
+            key,
+            reach: &reach,
+        }
+        .run(
             0,
             Some(defaults),
             Some(switches),
@@ -170,13 +187,22 @@ impl ExperimentBuilder {
             hps.insert(last, (path.as_str(), entry));
         }
         let share_defaults = matches!(self.architecture, Cow::Borrowed(_));
-        let mut pass =
-            BuildPass { schema: self.schema, key, hps, tracker: Tracker::new(names), reach, share_defaults };
+        let mut pass = BuildPass {
+            schema: self.schema,
+            key,
+            hps,
+            tracker: Tracker::new(names),
+            reach,
+            share_defaults,
+        };
         let mut root = pass.run(0, Some(defaults), Some(&activated), kwargs, &Path::ROOT)?;
 
         let unused = pass.tracker.unused();
         if !unused.is_empty() {
-            return Err(BuildError::UnusedArgument { key: key.to_owned(), names: unused });
+            return Err(BuildError::UnusedArgument {
+                key: key.to_owned(),
+                names: unused,
+            });
         }
         if let Node::Fresh(fresh) = &mut root {
             if !self.hyperparameters.is_empty() {
@@ -186,7 +212,10 @@ impl ExperimentBuilder {
                     _ => HashMap::new(),
                 };
                 for (path, entry) in &self.hyperparameters {
-                    map.insert(MapKey::String(path.clone()), PValue::Message(entry.message.clone()));
+                    map.insert(
+                        MapKey::String(path.clone()),
+                        PValue::Message(entry.message.clone()),
+                    );
                 }
                 fresh.message.set_field(field, PValue::Map(map));
             }
@@ -194,7 +223,10 @@ impl ExperimentBuilder {
         let mut missing = Vec::new();
         root.missing(self.schema, &mut String::new(), &mut missing);
         if !missing.is_empty() {
-            return Err(BuildError::MissingRequired { key: key.to_owned(), fields: missing });
+            return Err(BuildError::MissingRequired {
+                key: key.to_owned(),
+                fields: missing,
+            });
         }
         Ok(root)
     }

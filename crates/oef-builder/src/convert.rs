@@ -12,7 +12,10 @@
 
 use std::collections::HashMap;
 
-use prost_reflect::{DynamicMessage, EnumDescriptor, FieldDescriptor, Kind, MapKey, MessageDescriptor, Value as PValue};
+use prost_reflect::{
+    DynamicMessage, EnumDescriptor, FieldDescriptor, Kind, MapKey, MessageDescriptor,
+    Value as PValue,
+};
 use serde_json::Value;
 
 use crate::pyvalue::{py_repr, py_type};
@@ -26,7 +29,10 @@ pub(crate) struct ConvertError {
 type Result<T> = std::result::Result<T, ConvertError>;
 
 fn fail<T>(reason: String) -> Result<T> {
-    Err(ConvertError { suffix: String::new(), reason })
+    Err(ConvertError {
+        suffix: String::new(),
+        reason,
+    })
 }
 
 fn at<T>(suffix: String, r: Result<T>) -> Result<T> {
@@ -46,7 +52,11 @@ pub(crate) fn field_value(field: &FieldDescriptor, value: &Value) -> Result<Opti
             return fail("map field without an entry message".into());
         };
         let Some(object) = value.as_object() else {
-            return fail(format!("expected a dict (map), got {} {}", py_type(value), py_repr(value)));
+            return fail(format!(
+                "expected a dict (map), got {} {}",
+                py_type(value),
+                py_repr(value)
+            ));
         };
         let key_field = entry.map_entry_key_field();
         let value_field = entry.map_entry_value_field();
@@ -57,7 +67,10 @@ pub(crate) fn field_value(field: &FieldDescriptor, value: &Value) -> Result<Opti
                 other => {
                     return at(
                         format!("[{k:?}]"),
-                        fail(format!("map keys must be {other:?}, got str {}", crate::pyvalue::py_str_repr(k))),
+                        fail(format!(
+                            "map keys must be {other:?}, got str {}",
+                            crate::pyvalue::py_str_repr(k)
+                        )),
                     );
                 }
             };
@@ -77,7 +90,12 @@ pub(crate) fn field_value(field: &FieldDescriptor, value: &Value) -> Result<Opti
             Value::String(s) => s
                 .chars()
                 .enumerate()
-                .map(|(i, c)| at(format!("[{i}]"), single(&kind, &Value::String(c.to_string()))))
+                .map(|(i, c)| {
+                    at(
+                        format!("[{i}]"),
+                        single(&kind, &Value::String(c.to_string())),
+                    )
+                })
                 .collect::<Result<_>>()?,
             Value::Object(map) => map
                 .keys()
@@ -125,7 +143,11 @@ fn int_in(value: &Value, lo: i128, hi: i128, kind: &str) -> Result<i128> {
         Value::Number(n) if n.is_i64() => i128::from(n.as_i64().unwrap_or_default()),
         Value::Number(n) if n.is_u64() => i128::from(n.as_u64().unwrap_or_default()),
         other => {
-            return fail(format!("expected an integer ({kind}), got {} {}", py_type(other), py_repr(other)));
+            return fail(format!(
+                "expected an integer ({kind}), got {} {}",
+                py_type(other),
+                py_repr(other)
+            ));
         }
     };
     if n < lo || n > hi {
@@ -138,7 +160,11 @@ fn float_of(value: &Value, kind: &str) -> Result<f64> {
     match value {
         Value::Bool(b) => Ok(f64::from(u8::from(*b))),
         Value::Number(n) => Ok(n.as_f64().unwrap_or(f64::NAN)),
-        other => fail(format!("expected a number ({kind}), got {} {}", py_type(other), py_repr(other))),
+        other => fail(format!(
+            "expected a number ({kind}), got {} {}",
+            py_type(other),
+            py_repr(other)
+        )),
     }
 }
 
@@ -150,7 +176,10 @@ fn enum_value(e: &EnumDescriptor, value: &Value) -> Result<i32> {
                 "unknown value name {} for enum {} (expected one of {})",
                 crate::pyvalue::py_str_repr(name),
                 e.name(),
-                e.values().map(|v| v.name().to_owned()).collect::<Vec<_>>().join(", ")
+                e.values()
+                    .map(|v| v.name().to_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         },
         Value::Bool(_) | Value::Number(_) => {
@@ -182,18 +211,34 @@ fn single(kind: &Kind, value: &Value) -> Result<PValue> {
         Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
             PValue::I64(int_in(value, i64::MIN.into(), i64::MAX.into(), "int64")? as i64)
         }
-        Kind::Uint32 | Kind::Fixed32 => PValue::U32(int_in(value, 0, u32::MAX.into(), "uint32")? as u32),
-        Kind::Uint64 | Kind::Fixed64 => PValue::U64(int_in(value, 0, u64::MAX.into(), "uint64")? as u64),
+        Kind::Uint32 | Kind::Fixed32 => {
+            PValue::U32(int_in(value, 0, u32::MAX.into(), "uint32")? as u32)
+        }
+        Kind::Uint64 | Kind::Fixed64 => {
+            PValue::U64(int_in(value, 0, u64::MAX.into(), "uint64")? as u64)
+        }
         Kind::Float => PValue::F32(float_of(value, "float")? as f32),
         Kind::Double => PValue::F64(float_of(value, "double")?),
         Kind::Bool => PValue::Bool(int_in(value, i128::MIN, i128::MAX, "bool")? != 0),
         Kind::String => match value {
             Value::String(s) => PValue::String(s.clone()),
-            other => return fail(format!("expected a str, got {} {}", py_type(other), py_repr(other))),
+            other => {
+                return fail(format!(
+                    "expected a str, got {} {}",
+                    py_type(other),
+                    py_repr(other)
+                ));
+            }
         },
         Kind::Bytes => match value {
             Value::String(s) => PValue::Bytes(s.clone().into_bytes().into()),
-            other => return fail(format!("expected bytes, got {} {}", py_type(other), py_repr(other))),
+            other => {
+                return fail(format!(
+                    "expected bytes, got {} {}",
+                    py_type(other),
+                    py_repr(other)
+                ));
+            }
         },
     })
 }

@@ -34,7 +34,8 @@ pub enum BuildError {
     /// Two or more members of one oneof are given at the same level.
     #[error(
         "architecture '{key}': oneof '{oneof}' of message {message} (at {}) has several members given: {}",
-        or_root(path), quoted(members)
+        or_root(path),
+        quoted(members)
     )]
     OneofConflict {
         /// The architecture key.
@@ -78,7 +79,9 @@ pub enum BuildError {
     },
     /// The path is excluded from hyperparameter optimization
     /// (`trainer.num_train_steps`, `trainer.num_train_epochs`).
-    #[error("architecture '{key}': hyperparameter '{path}' is not available for hyperparameter optimization")]
+    #[error(
+        "architecture '{key}': hyperparameter '{path}' is not available for hyperparameter optimization"
+    )]
     NotOptimizable {
         /// The architecture key.
         key: String,
@@ -218,15 +221,25 @@ impl fmt::Display for ErrorKind {
 impl From<oef_catalog::CatalogError> for BuildError {
     fn from(error: oef_catalog::CatalogError) -> Self {
         match error {
-            oef_catalog::CatalogError::UnknownArchitecture { key, tried, closest } => {
-                BuildError::UnknownArchitecture { key, tried, closest }
-            }
+            oef_catalog::CatalogError::UnknownArchitecture {
+                key,
+                tried,
+                closest,
+            } => BuildError::UnknownArchitecture {
+                key,
+                tried,
+                closest,
+            },
         }
     }
 }
 
 fn quoted(names: &[String]) -> String {
-    names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn or_root(path: &str) -> &str {

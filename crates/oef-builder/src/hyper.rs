@@ -22,15 +22,19 @@ pub(crate) struct HpEntry {
 
 impl HpEntry {
     fn from_typed(schema: &Schema, typed: HyperParameter) -> Result<HpEntry, String> {
-        let message = DynamicMessage::decode(schema.hyperparameter_message.clone(), typed.encode_to_vec().as_slice())
-            .map_err(|e| e.to_string())?;
+        let message = DynamicMessage::decode(
+            schema.hyperparameter_message.clone(),
+            typed.encode_to_vec().as_slice(),
+        )
+        .map_err(|e| e.to_string())?;
         Ok(HpEntry { message, typed })
     }
 
     fn from_json(schema: &Schema, value: &Value) -> Result<HpEntry, String> {
         let message = DynamicMessage::deserialize(schema.hyperparameter_message.clone(), value)
             .map_err(|e| e.to_string())?;
-        let typed = HyperParameter::decode(message.encode_to_vec().as_slice()).map_err(|e| e.to_string())?;
+        let typed = HyperParameter::decode(message.encode_to_vec().as_slice())
+            .map_err(|e| e.to_string())?;
         Ok(HpEntry { message, typed })
     }
 }
@@ -73,7 +77,10 @@ pub(crate) fn add(
     distribution: DistributionArg<'_>,
 ) -> Result<HpEntry, BuildError> {
     if schema.not_optimizable.contains(&path) {
-        return Err(BuildError::NotOptimizable { key: key.to_owned(), path: path.to_owned() });
+        return Err(BuildError::NotOptimizable {
+            key: key.to_owned(),
+            path: path.to_owned(),
+        });
     }
     let target = resolve(key, &schema.root().desc, path)?;
     let invalid = |reason: String| BuildError::InvalidDistribution {
@@ -86,7 +93,10 @@ pub(crate) fn add(
         DistributionArg::Json(value) => HpEntry::from_json(schema, value).map_err(invalid),
         DistributionArg::Default => {
             let (space, name) = match target {
-                Target::Field(field) => (oef_proto::descriptor::field_space(&field), field.name().to_owned()),
+                Target::Field(field) => (
+                    oef_proto::descriptor::field_space(&field),
+                    field.name().to_owned(),
+                ),
                 Target::Message(message) => {
                     let oneofs: Vec<_> = message.oneofs().filter(|o| !o.is_synthetic()).collect();
                     let [oneof] = oneofs.as_slice() else {
@@ -97,11 +107,18 @@ pub(crate) fn add(
                             oneofs: oneofs.len(),
                         });
                     };
-                    (oef_proto::descriptor::oneof_space(oneof), oneof.name().to_owned())
+                    (
+                        oef_proto::descriptor::oneof_space(oneof),
+                        oneof.name().to_owned(),
+                    )
                 }
             };
             let Some(space) = space else {
-                return Err(BuildError::NoDefaultDistribution { key: key.to_owned(), path: path.to_owned(), name });
+                return Err(BuildError::NoDefaultDistribution {
+                    key: key.to_owned(),
+                    path: path.to_owned(),
+                    name,
+                });
             };
             HpEntry::from_typed(schema, space).map_err(invalid)
         }
@@ -130,7 +147,12 @@ fn categorical_value(v: &oef_proto::v0::hyperparameter::Value) -> Option<Value> 
 impl BuildPass<'_, '_> {
     /// The reference's `check_valid_hp_value`: a kwarg named like the last segment of a
     /// hyperparameter path must lie in its distribution.
-    pub(crate) fn check_space(&self, field: &FieldPlan, value: &Value, path: &Path<'_>) -> Result<(), BuildError> {
+    pub(crate) fn check_space(
+        &self,
+        field: &FieldPlan,
+        value: &Value,
+        path: &Path<'_>,
+    ) -> Result<(), BuildError> {
         let Some(&(hp_path, entry)) = self.hps.get(field.name.as_str()) else {
             return Ok(());
         };
@@ -159,10 +181,17 @@ impl BuildPass<'_, '_> {
                 let keys: Vec<Value> = object.keys().map(|k| Value::String(k.clone())).collect();
                 return Err(out_of_space(
                     py_str(value),
-                    format!("the value must name exactly one member of the oneof, got keys {}", py_repr(&Value::Array(keys))),
+                    format!(
+                        "the value must name exactly one member of the oneof, got keys {}",
+                        py_repr(&Value::Array(keys))
+                    ),
                 ));
             }
-            member = object.keys().next().map(|k| Value::String(k.clone())).unwrap_or_default();
+            member = object
+                .keys()
+                .next()
+                .map(|k| Value::String(k.clone()))
+                .unwrap_or_default();
             &member
         } else {
             value
@@ -184,11 +213,16 @@ impl BuildPass<'_, '_> {
                 }
                 return Err(out_of_space(
                     py_str(candidate),
-                    format!("not in the categorical distribution ({})", py_repr(&Value::Array(values))),
+                    format!(
+                        "not in the categorical distribution ({})",
+                        py_repr(&Value::Array(values))
+                    ),
                 ));
             }
             Some(Distribution::Uniform(u)) => ("uniform", f64::from(u.min), f64::from(u.max)),
-            Some(Distribution::LogUniform(u)) => ("log_uniform", f64::from(u.min), f64::from(u.max)),
+            Some(Distribution::LogUniform(u)) => {
+                ("log_uniform", f64::from(u.min), f64::from(u.max))
+            }
             Some(Distribution::Normal(n)) => {
                 let (mu, sigma) = (f64::from(n.mu), f64::from(n.sigma));
                 ("normal", mu - 5.0 * sigma, mu + 5.0 * sigma)
@@ -207,7 +241,11 @@ impl BuildPass<'_, '_> {
         } else {
             Err(out_of_space(
                 py_str(value),
-                format!("not in the {kind} distribution ({}, {})", py_float(lo), py_float(hi)),
+                format!(
+                    "not in the {kind} distribution ({}, {})",
+                    py_float(lo),
+                    py_float(hi)
+                ),
             ))
         }
     }

@@ -69,7 +69,11 @@ pub(crate) fn store(schema: &Schema, key: CacheKey, node: Node) -> Node {
     let plan = node.plan();
     let mut bytes = Vec::new();
     node.encode(schema, &mut bytes);
-    let cached = Arc::new(Cached { plan, bytes, missing });
+    let cached = Arc::new(Cached {
+        plan,
+        bytes,
+        missing,
+    });
     if let Ok(mut cache) = CACHE.lock() {
         cache.insert(key, Arc::clone(&cached));
     }
@@ -96,7 +100,11 @@ impl Node {
                 for (index, child) in &fresh.children {
                     scratch.clear();
                     child.encode(schema, &mut scratch);
-                    encode_key(plan.fields[*index].desc.number(), WireType::LengthDelimited, buf);
+                    encode_key(
+                        plan.fields[*index].desc.number(),
+                        WireType::LengthDelimited,
+                        buf,
+                    );
                     encode_varint(scratch.len() as u64, buf);
                     buf.extend_from_slice(&scratch);
                 }
@@ -107,8 +115,10 @@ impl Node {
     /// The nested reflection message.
     pub(crate) fn into_dynamic(self, schema: &Schema) -> Result<DynamicMessage, String> {
         match self {
-            Node::Cached(c) => DynamicMessage::decode(schema.messages[c.plan].desc.clone(), c.bytes.as_slice())
-                .map_err(|e| e.to_string()),
+            Node::Cached(c) => {
+                DynamicMessage::decode(schema.messages[c.plan].desc.clone(), c.bytes.as_slice())
+                    .map_err(|e| e.to_string())
+            }
             Node::Fresh(fresh) => {
                 let plan = &schema.messages[fresh.plan];
                 let mut message = fresh.message;

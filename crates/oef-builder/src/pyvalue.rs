@@ -79,13 +79,20 @@ pub fn py_float(f: f64) -> String {
             format!("{sign}{}.{}", &digits[..whole], &digits[whole..])
         }
     } else {
-        format!("{sign}0.{}{digits}", "0".repeat(exp.unsigned_abs() as usize - 1))
+        format!(
+            "{sign}0.{}{digits}",
+            "0".repeat(exp.unsigned_abs() as usize - 1)
+        )
     }
 }
 
 /// Python `repr(str)`.
 pub fn py_str_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
@@ -123,7 +130,10 @@ pub fn py_repr(value: &Value) -> String {
         }
         Value::String(s) => py_str_repr(s),
         Value::Array(items) => {
-            format!("[{}]", items.iter().map(py_repr).collect::<Vec<_>>().join(", "))
+            format!(
+                "[{}]",
+                items.iter().map(py_repr).collect::<Vec<_>>().join(", ")
+            )
         }
         Value::Object(map) => format!(
             "{{{}}}",
@@ -186,7 +196,10 @@ mod tests {
 
     #[test]
     fn repr() {
-        assert_eq!(py_repr(&json!({"a": [1, 2.5, "x", null, true]})), "{'a': [1, 2.5, 'x', None, True]}");
+        assert_eq!(
+            py_repr(&json!({"a": [1, 2.5, "x", null, true]})),
+            "{'a': [1, 2.5, 'x', None, True]}"
+        );
         assert_eq!(py_str_repr("it's"), "\"it's\"");
         assert_eq!(py_str(&json!("adam")), "adam");
     }

@@ -78,10 +78,11 @@ pub struct Schema {
 }
 
 static V0: LazyLock<Result<Schema, String>> = LazyLock::new(|| {
-    Schema::new(oef_proto::descriptor::v0_experiment(), "hyperparameters", &[
-        "trainer.num_train_steps",
-        "trainer.num_train_epochs",
-    ])
+    Schema::new(
+        oef_proto::descriptor::v0_experiment(),
+        "hyperparameters",
+        &["trainer.num_train_steps", "trainer.num_train_epochs"],
+    )
 });
 
 impl Schema {
@@ -108,7 +109,10 @@ impl Schema {
             },
             _ => return Err(format!("{hyperparameters_field} is not a map field")),
         };
-        let mut planner = Planner { messages: Vec::new(), index: HashMap::new() };
+        let mut planner = Planner {
+            messages: Vec::new(),
+            index: HashMap::new(),
+        };
         planner.plan(&root);
         let reachable = reachable_names(&planner.messages);
         // For each plan, every field name of the message and of the messages below it
@@ -123,8 +127,10 @@ impl Schema {
             .parent_pool()
             .all_messages()
             .filter_map(|m| {
-                let fields: Vec<FieldDescriptor> =
-                    m.fields().filter(|f| f.cardinality() == Cardinality::Required).collect();
+                let fields: Vec<FieldDescriptor> = m
+                    .fields()
+                    .filter(|f| f.cardinality() == Cardinality::Required)
+                    .collect();
                 (!fields.is_empty()).then(|| (m.full_name().to_owned(), fields))
             })
             .collect();
@@ -147,7 +153,12 @@ impl Schema {
     pub fn reach_mask<'n>(&self, names: impl IntoIterator<Item = &'n str>) -> Vec<bool> {
         let mut mask = vec![false; self.messages.len()];
         for name in names {
-            for &plan in self.name_plans.get(name).map(Vec::as_slice).unwrap_or_default() {
+            for &plan in self
+                .name_plans
+                .get(name)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
                 mask[plan] = true;
             }
         }
@@ -165,7 +176,12 @@ impl Schema {
         out
     }
 
-    fn collect_missing(&self, message: &prost_reflect::DynamicMessage, prefix: &mut String, out: &mut Vec<String>) {
+    fn collect_missing(
+        &self,
+        message: &prost_reflect::DynamicMessage,
+        prefix: &mut String,
+        out: &mut Vec<String>,
+    ) {
         use prost_reflect::ReflectMessage as _;
         let sep = |prefix: &str| if prefix.is_empty() { "" } else { "." };
         if let Some(required) = self.required.get(message.descriptor().full_name()) {
@@ -180,7 +196,12 @@ impl Schema {
 
     /// [`Schema::missing_required`] below the fields set in `message` (its own required
     /// fields are not checked).
-    pub(crate) fn missing_in_fields(&self, message: &prost_reflect::DynamicMessage, prefix: &mut String, out: &mut Vec<String>) {
+    pub(crate) fn missing_in_fields(
+        &self,
+        message: &prost_reflect::DynamicMessage,
+        prefix: &mut String,
+        out: &mut Vec<String>,
+    ) {
         use prost_reflect::Value;
         let sep = |prefix: &str| if prefix.is_empty() { "" } else { "." };
         for (field, value) in message.fields() {
@@ -314,7 +335,12 @@ impl Planner {
         plan.fields = fields;
         plan.oneofs = oneofs;
         plan.field_oneof = field_oneof;
-        plan.by_name = plan.fields.iter().enumerate().map(|(i, f)| (f.name.clone(), i)).collect();
+        plan.by_name = plan
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name.clone(), i))
+            .collect();
         me
     }
 }

@@ -41,14 +41,20 @@ impl Conflict {
 /// The reference's `dict_inject`: a copy of `initial` with `values` merged in, dotted keys of
 /// `values` expanded into nested dicts; a key present on both sides with different non-dict
 /// values is a conflict.
-pub(crate) fn dict_inject(initial: &Map<String, Value>, values: &Map<String, Value>) -> Result<Map<String, Value>, Conflict> {
+pub(crate) fn dict_inject(
+    initial: &Map<String, Value>,
+    values: &Map<String, Value>,
+) -> Result<Map<String, Value>, Conflict> {
     let mut result = initial.clone();
     inject_into(&mut result, values)?;
     Ok(result)
 }
 
 /// [`dict_inject`] in place.
-fn inject_into(result: &mut Map<String, Value>, values: &Map<String, Value>) -> Result<(), Conflict> {
+fn inject_into(
+    result: &mut Map<String, Value>,
+    values: &Map<String, Value>,
+) -> Result<(), Conflict> {
     for (key, value) in values {
         let mut wrapped = match value {
             Value::Object(inner) => Value::Object(dict_inject(&Map::new(), inner)?),
@@ -68,7 +74,11 @@ fn inject_into(result: &mut Map<String, Value>, values: &Map<String, Value>) -> 
     Ok(())
 }
 
-fn inject_sub(target: &mut Map<String, Value>, values: Map<String, Value>, prefix: Option<&str>) -> Result<(), Conflict> {
+fn inject_sub(
+    target: &mut Map<String, Value>,
+    values: Map<String, Value>,
+    prefix: Option<&str>,
+) -> Result<(), Conflict> {
     for (key, value) in values {
         let Some(current) = target.get_mut(&key) else {
             target.insert(key, value);
@@ -82,7 +92,11 @@ fn inject_sub(target: &mut Map<String, Value>, values: Map<String, Value>, prefi
             (Value::Object(cur), Value::Object(new)) => inject_sub(cur, new, Some(&path))?,
             (cur, new) => {
                 if !crate::pyvalue::py_eq(cur, &new) || cur.is_object() || new.is_object() {
-                    return Err(Conflict { path, current: py_repr(cur), new: py_repr(&new) });
+                    return Err(Conflict {
+                        path,
+                        current: py_repr(cur),
+                        new: py_repr(&new),
+                    });
                 }
             }
         }
@@ -159,14 +173,18 @@ impl SwitchPass<'_> {
                     .collect();
             }
             if selected.len() > 1 {
-                return Err(crate::build::oneof_conflict(self.key, path, message, oneof, &selected));
+                return Err(crate::build::oneof_conflict(
+                    self.key, path, message, oneof, &selected,
+                ));
             }
             for &m in &oneof.members {
                 skipped[m] = !selected.contains(&m);
             }
             // The reference indexes `selected[0]`: with nothing selected it would fail; no
             // catalog entry switches on a oneof its defaults leave empty (tested).
-            let Some(&chosen) = selected.first() else { continue };
+            let Some(&chosen) = selected.first() else {
+                continue;
+            };
             let target = switch
                 .and_then(|s| s.get(&oneof.name))
                 .and_then(Value::as_object)
@@ -175,7 +193,11 @@ impl SwitchPass<'_> {
                 let Some(target) = target.as_object() else {
                     return Err(BuildError::InvalidValue {
                         key: self.key.to_owned(),
-                        path: format!("switch_args[{}.{}]", path.child(&oneof.name), message.fields[chosen].name),
+                        path: format!(
+                            "switch_args[{}.{}]",
+                            path.child(&oneof.name),
+                            message.fields[chosen].name
+                        ),
                         reason: format!("target_value must be a dict, got {}", py_repr(target)),
                     });
                 };
@@ -189,9 +211,18 @@ impl SwitchPass<'_> {
             let Some(child) = field.message else { continue };
             let here = path.child(&field.name);
             let popped = kwargs.iter().any(|(k, _)| *k == field.name);
-            let sub = sub_kwargs(self.key, &mut kwargs, &field.name, &self.schema.messages[child].name, &here)?;
-            let sub_defaults = crate::build::sub_object(self.key, defaults, &field.name, &here, "default_args")?;
-            let sub_switch = switch.and_then(|s| s.get(&field.name)).and_then(Value::as_object);
+            let sub = sub_kwargs(
+                self.key,
+                &mut kwargs,
+                &field.name,
+                &self.schema.messages[child].name,
+                &here,
+            )?;
+            let sub_defaults =
+                crate::build::sub_object(self.key, defaults, &field.name, &here, "default_args")?;
+            let sub_switch = switch
+                .and_then(|s| s.get(&field.name))
+                .and_then(Value::as_object);
             if !popped && sub_switch.is_none() && !self.reach[child] {
                 // No switch below and no kwarg can reach it: defaults alone select members
                 // (catalog defaults never set two of a oneof, tested), trigger nothing, fail

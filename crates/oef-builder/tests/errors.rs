@@ -8,7 +8,9 @@ const KEY: &str = "image_classification.pretraining_natural_rgb.sigmoid.darknet_
 const CONFIG: &str = "gs://bucket/dataset/config.prototxt";
 
 fn builder() -> ExperimentBuilder {
-    ExperimentBuilder::new(KEY).unwrap().set("config_path", json!(CONFIG))
+    ExperimentBuilder::new(KEY)
+        .unwrap()
+        .set("config_path", json!(CONFIG))
 }
 
 fn fails(builder: ExperimentBuilder, kind: ErrorKind) -> String {
@@ -19,20 +21,28 @@ fn fails(builder: ExperimentBuilder, kind: ErrorKind) -> String {
 
 #[test]
 fn unknown_architecture() {
-    let err = ExperimentBuilder::new("image_classification.pretraining_natural_rgb.sigmoid.darknet_5").unwrap_err();
+    let err =
+        ExperimentBuilder::new("image_classification.pretraining_natural_rgb.sigmoid.darknet_5")
+            .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::UnknownArchitecture);
     insta::assert_snapshot!(err.to_string());
 }
 
 #[test]
 fn unused_argument() {
-    let b = builder().set("not_a_field", json!(1)).set("batch_size ", json!(2)).set("dropout", json!(0.5));
+    let b = builder()
+        .set("not_a_field", json!(1))
+        .set("batch_size ", json!(2))
+        .set("dropout", json!(0.5));
     insta::assert_snapshot!(fails(b, ErrorKind::UnusedArgument));
 }
 
 #[test]
 fn oneof_conflict() {
-    let b = builder().set("optimizer", json!({"nadam_optimizer": {}, "adam_optimizer": {}}));
+    let b = builder().set(
+        "optimizer",
+        json!({"nadam_optimizer": {}, "adam_optimizer": {}}),
+    );
     insta::assert_snapshot!(fails(b, ErrorKind::OneofConflict));
 }
 
@@ -45,7 +55,9 @@ fn conflicting_switch() {
         target_value: json!({"trainer": {"initial_learning_rate": lr}}),
     };
     architecture.switch_args = vec![switch(0.001), switch(0.002)];
-    let b = ExperimentBuilder::from_architecture(architecture).unwrap().set("config_path", json!(CONFIG));
+    let b = ExperimentBuilder::from_architecture(architecture)
+        .unwrap()
+        .set("config_path", json!(CONFIG));
     insta::assert_snapshot!(fails(b, ErrorKind::ConflictingSwitch));
 }
 
@@ -57,7 +69,10 @@ fn unknown_hyperparameter_path() {
 
 #[test]
 fn not_optimizable() {
-    let b = builder().hyperparameter_json("trainer.num_train_epochs", Some(&json!({"uniform": {"min": 1, "max": 2}})));
+    let b = builder().hyperparameter_json(
+        "trainer.num_train_epochs",
+        Some(&json!({"uniform": {"min": 1, "max": 2}})),
+    );
     insta::assert_snapshot!(fails(b, ErrorKind::NotOptimizable));
 }
 
@@ -75,13 +90,16 @@ fn no_default_distribution() {
 
 #[test]
 fn invalid_distribution() {
-    let b = builder().hyperparameter_json("trainer.batch_size", Some(&json!({"gaussian": {"mu": 1}})));
+    let b =
+        builder().hyperparameter_json("trainer.batch_size", Some(&json!({"gaussian": {"mu": 1}})));
     insta::assert_snapshot!(fails(b, ErrorKind::InvalidDistribution));
 }
 
 #[test]
 fn out_of_space_range() {
-    let b = builder().hyperparameter("trainer.initial_learning_rate", None).set("initial_learning_rate", json!(0.5));
+    let b = builder()
+        .hyperparameter("trainer.initial_learning_rate", None)
+        .set("initial_learning_rate", json!(0.5));
     insta::assert_snapshot!(fails(b, ErrorKind::OutOfSpace));
 }
 
@@ -117,7 +135,8 @@ fn missing_required() {
 
 #[test]
 fn missing_required_in_a_distribution() {
-    let b = builder().hyperparameter_json("trainer.batch_size", Some(&json!({"uniform": {"min": 1}})));
+    let b =
+        builder().hyperparameter_json("trainer.batch_size", Some(&json!({"uniform": {"min": 1}})));
     insta::assert_snapshot!(fails(b, ErrorKind::MissingRequired));
 }
 

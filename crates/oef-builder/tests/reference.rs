@@ -38,7 +38,12 @@ fn all_defaults_match_the_reference() {
         count += 1;
     }
     assert_eq!(count, 404);
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -73,7 +78,12 @@ fn check_cases(dir: &std::path::Path) -> usize {
     cases.sort();
     let mut failures = Vec::new();
     for path in &cases {
-        let name = path.file_name().unwrap().to_string_lossy().trim_end_matches(".case.json").to_owned();
+        let name = path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .trim_end_matches(".case.json")
+            .to_owned();
         let case: Value = serde_json::from_slice(&fs::read(path).unwrap()).unwrap();
         let result = run_case(&case);
         match (case["expect"].as_str(), result) {
@@ -84,7 +94,8 @@ fn check_cases(dir: &std::path::Path) -> usize {
                     failures.push(format!("{name}: binary differs"));
                 }
                 let expected_json: Value =
-                    serde_json::from_slice(&fs::read(dir.join(format!("{name}.json"))).unwrap()).unwrap();
+                    serde_json::from_slice(&fs::read(dir.join(format!("{name}.json"))).unwrap())
+                        .unwrap();
                 let canonical = canonical_json(&built);
                 if canonical != expected_json {
                     failures.push(format!("{name}: JSON (oef_proto::codec) differs"));
@@ -107,11 +118,19 @@ fn check_cases(dir: &std::path::Path) -> usize {
                 let reference = case["reference_error"].as_str().unwrap_or_default();
                 let want = expected_kind(reference);
                 if e.kind() != want {
-                    failures.push(format!("{name}: expected {want} ({reference}), got {}: {e}", e.kind()));
+                    failures.push(format!(
+                        "{name}: expected {want} ({reference}), got {}: {e}",
+                        e.kind()
+                    ));
                 }
             }
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     cases.len()
 }

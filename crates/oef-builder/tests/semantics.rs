@@ -11,7 +11,9 @@ const SSD: &str = "image_detection.pretraining_natural_rgb.ssd.mobilenet_v1";
 const CONFIG: &str = "gs://bucket/dataset/config.prototxt";
 
 fn builder(key: &str) -> ExperimentBuilder {
-    ExperimentBuilder::new(key).unwrap().set("config_path", json!(CONFIG))
+    ExperimentBuilder::new(key)
+        .unwrap()
+        .set("config_path", json!(CONFIG))
 }
 
 fn built(b: ExperimentBuilder) -> Value {
@@ -47,7 +49,11 @@ fn one_name_sets_several_depths() {
     let after = built(builder(SSD).set("iou_threshold", json!(0.3)));
     let mut found = Vec::new();
     find_all(&after, "iouThreshold", "", &mut found);
-    let set: Vec<&String> = found.iter().filter(|(_, v)| close(v, 0.3)).map(|(p, _)| p).collect();
+    let set: Vec<&String> = found
+        .iter()
+        .filter(|(_, v)| close(v, 0.3))
+        .map(|(p, _)| p)
+        .collect();
     assert!(!set.is_empty(), "{found:?}");
     assert!(before.iter().all(|(_, v)| !close(v, 0.3)));
 }
@@ -55,35 +61,65 @@ fn one_name_sets_several_depths() {
 #[test]
 fn outer_kwargs_override_the_dict() {
     let b = builder(CLASSIFICATION)
-        .set("optimizer", json!({"momentum_optimizer": {"momentum_optimizer_value": 0.5}}))
+        .set(
+            "optimizer",
+            json!({"momentum_optimizer": {"momentum_optimizer_value": 0.5}}),
+        )
         .set("momentum_optimizer_value", json!(0.7));
     let v = built(b);
-    assert!(close(&v["trainer"]["optimizer"]["momentumOptimizer"]["momentumOptimizerValue"], 0.7), "{v}");
+    assert!(
+        close(
+            &v["trainer"]["optimizer"]["momentumOptimizer"]["momentumOptimizerValue"],
+            0.7
+        ),
+        "{v}"
+    );
 }
 
 #[test]
 fn dict_keys_are_names_at_deeper_levels() {
-    let b = builder(CLASSIFICATION)
-        .set("optimizer", json!({"rms_prop_optimizer": {}, "momentum_optimizer_value": 0.5}));
+    let b = builder(CLASSIFICATION).set(
+        "optimizer",
+        json!({"rms_prop_optimizer": {}, "momentum_optimizer_value": 0.5}),
+    );
     let v = built(b);
-    assert!(close(&v["trainer"]["optimizer"]["rmsPropOptimizer"]["momentumOptimizerValue"], 0.5), "{v}");
+    assert!(
+        close(
+            &v["trainer"]["optimizer"]["rmsPropOptimizer"]["momentumOptimizerValue"],
+            0.5
+        ),
+        "{v}"
+    );
     assert!(v["trainer"]["optimizer"].get("momentumOptimizer").is_none());
 }
 
 #[test]
 fn oneof_shortcut_selects_and_triggers_the_switch() {
     let v = built(builder(CLASSIFICATION).set("nadam_optimizer", json!({})));
-    assert!(v["trainer"]["optimizer"].get("nadamOptimizer").is_some(), "{v}");
+    assert!(
+        v["trainer"]["optimizer"].get("nadamOptimizer").is_some(),
+        "{v}"
+    );
     assert!(close(&v["trainer"]["initialLearningRate"], 0.0005));
-    assert!(v["trainer"]["learningRatePolicy"].get("oneCycleLearningRate").is_some());
+    assert!(
+        v["trainer"]["learningRatePolicy"]
+            .get("oneCycleLearningRate")
+            .is_some()
+    );
 }
 
 #[test]
 fn explicit_kwargs_beat_switch_values() {
-    let b = builder(CLASSIFICATION).set("nadam_optimizer", json!({})).set("initial_learning_rate", json!(0.01));
+    let b = builder(CLASSIFICATION)
+        .set("nadam_optimizer", json!({}))
+        .set("initial_learning_rate", json!(0.01));
     let v = built(b);
     assert!(close(&v["trainer"]["initialLearningRate"], 0.01));
-    assert!(v["trainer"]["learningRatePolicy"].get("oneCycleLearningRate").is_some());
+    assert!(
+        v["trainer"]["learningRatePolicy"]
+            .get("oneCycleLearningRate")
+            .is_some()
+    );
 }
 
 #[test]
@@ -100,20 +136,33 @@ fn a_name_inside_an_unselected_message_is_dropped() {
 
 #[test]
 fn names_are_exact() {
-    let err = builder(CLASSIFICATION).set("batch_size ", json!(2)).build().unwrap_err();
+    let err = builder(CLASSIFICATION)
+        .set("batch_size ", json!(2))
+        .build()
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::UnusedArgument);
 }
 
 #[test]
 fn categorical_check_quirk() {
-    let hp = |b: ExperimentBuilder| b.hyperparameter_json(
-        "trainer.optimizer",
-        Some(&json!({"categorical": {"values": [{"string_value": "momentum_optimizer"}]}})),
-    );
+    let hp = |b: ExperimentBuilder| {
+        b.hyperparameter_json(
+            "trainer.optimizer",
+            Some(&json!({"categorical": {"values": [{"string_value": "momentum_optimizer"}]}})),
+        )
+    };
     // Through the oneof's own name: not checked (reference quirk kept for v0).
-    assert!(hp(builder(CLASSIFICATION)).set("nadam_optimizer", json!({})).build().is_ok());
+    assert!(
+        hp(builder(CLASSIFICATION))
+            .set("nadam_optimizer", json!({}))
+            .build()
+            .is_ok()
+    );
     // Through the message field: checked.
-    let err = hp(builder(CLASSIFICATION)).set("optimizer", json!({"nadam_optimizer": {}})).build().unwrap_err();
+    let err = hp(builder(CLASSIFICATION))
+        .set("optimizer", json!({"nadam_optimizer": {}}))
+        .build()
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::OutOfSpace);
 }
 
@@ -125,7 +174,10 @@ fn defaults_are_not_checked_against_spaces() {
         Some(&json!({"categorical": {"values": [{"integer_value": 2}, {"integer_value": 4}]}})),
     );
     assert!(b.clone().build().is_ok());
-    assert_eq!(b.set("batch_size", json!(8)).build().unwrap_err().kind(), ErrorKind::OutOfSpace);
+    assert_eq!(
+        b.set("batch_size", json!(8)).build().unwrap_err().kind(),
+        ErrorKind::OutOfSpace
+    );
 }
 
 #[test]
@@ -136,13 +188,18 @@ fn python_equality_in_categorical() {
     );
     assert!(b.clone().set("batch_size", json!(true)).build().is_ok()); // True == 1
     // 8.0 is in the space (8 == 8.0) but not an int: the protobuf constructor refuses it.
-    assert_eq!(b.set("batch_size", json!(8.0)).build().unwrap_err().kind(), ErrorKind::InvalidValue);
+    assert_eq!(
+        b.set("batch_size", json!(8.0)).build().unwrap_err().kind(),
+        ErrorKind::InvalidValue
+    );
 }
 
 #[test]
 fn later_path_segments_after_a_scalar_are_ignored() {
-    let b = builder(CLASSIFICATION)
-        .hyperparameter_json("trainer.batch_size.x", Some(&json!({"uniform": {"min": 1, "max": 2}})));
+    let b = builder(CLASSIFICATION).hyperparameter_json(
+        "trainer.batch_size.x",
+        Some(&json!({"uniform": {"min": 1, "max": 2}})),
+    );
     let v = built(b);
     assert!(v["hyperparameters"].get("trainer.batch_size.x").is_some());
 }
@@ -163,22 +220,41 @@ fn legacy_key_order_is_accepted() {
 
 #[test]
 fn floats_are_stored_as_float32() {
-    let experiment = builder(CLASSIFICATION).set("initial_learning_rate", json!(0.1)).build().unwrap();
+    let experiment = builder(CLASSIFICATION)
+        .set("initial_learning_rate", json!(0.1))
+        .build()
+        .unwrap();
     assert_eq!(experiment.trainer.initial_learning_rate, Some(0.1f32));
 }
 
 #[test]
 fn null_unsets_and_required_fields_are_checked_last() {
-    let err = builder(CLASSIFICATION).set("batch_size", Value::Null).build().unwrap_err();
+    let err = builder(CLASSIFICATION)
+        .set("batch_size", Value::Null)
+        .build()
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::MissingRequired);
     assert!(err.to_string().contains("trainer.batch_size"), "{err}");
 }
 
 #[test]
 fn enums_by_name_or_number() {
-    assert!(builder(CLASSIFICATION).set("resize_method", json!("BILINEAR")).build().is_ok());
-    assert!(builder(CLASSIFICATION).set("resize_method", json!(1)).build().is_ok());
-    let err = builder(CLASSIFICATION).set("resize_method", json!("NOPE")).build().unwrap_err();
+    assert!(
+        builder(CLASSIFICATION)
+            .set("resize_method", json!("BILINEAR"))
+            .build()
+            .is_ok()
+    );
+    assert!(
+        builder(CLASSIFICATION)
+            .set("resize_method", json!(1))
+            .build()
+            .is_ok()
+    );
+    let err = builder(CLASSIFICATION)
+        .set("resize_method", json!("NOPE"))
+        .build()
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidValue);
 }
 
@@ -191,12 +267,17 @@ fn the_builder_is_reusable() {
 #[test]
 fn dynamic_and_typed_builds_agree_cold_and_warm() {
     use prost::Message as _;
-    for key in [SSD, CLASSIFICATION, "image_ocr.pretraining_none.attention.inception_v3"] {
+    for key in [
+        SSD,
+        CLASSIFICATION,
+        "image_ocr.pretraining_none.attention.inception_v3",
+    ] {
         for round in 0..2 {
             let b = builder(key).set("batch_size", json!(4));
             let typed = b.build().unwrap();
             let dynamic = b.build_dynamic().unwrap();
-            let decoded = oef_proto::v0::Experiment::decode(dynamic.encode_to_vec().as_slice()).unwrap();
+            let decoded =
+                oef_proto::v0::Experiment::decode(dynamic.encode_to_vec().as_slice()).unwrap();
             assert_eq!(typed, decoded, "{key} round {round}");
         }
     }
@@ -204,15 +285,29 @@ fn dynamic_and_typed_builds_agree_cold_and_warm() {
 
 #[test]
 fn custom_architectures_are_not_shared() {
-    let mut architecture = oef_catalog::Catalog::global().get(CLASSIFICATION).unwrap().clone();
+    let mut architecture = oef_catalog::Catalog::global()
+        .get(CLASSIFICATION)
+        .unwrap()
+        .clone();
     architecture.default_args["trainer"]["batch_size"] = json!(3);
     architecture.default_args["trainer"]["image_classification"]["dropout_keep_prob"] = json!(0.25);
-    let custom = ExperimentBuilder::from_architecture(architecture.clone()).unwrap().set("config_path", json!(CONFIG));
+    let custom = ExperimentBuilder::from_architecture(architecture.clone())
+        .unwrap()
+        .set("config_path", json!(CONFIG));
     let experiment = custom.build().unwrap();
     assert_eq!(experiment.trainer.batch_size, 3);
     let v = json_of(&experiment);
-    assert!(close(&v["trainer"]["imageClassification"]["dropoutKeepProb"], 0.25), "{v}");
+    assert!(
+        close(
+            &v["trainer"]["imageClassification"]["dropoutKeepProb"],
+            0.25
+        ),
+        "{v}"
+    );
     // The catalog entry still builds with its own defaults.
     let v = built(builder(CLASSIFICATION));
-    assert!(close(&v["trainer"]["imageClassification"]["dropoutKeepProb"], 0.5), "{v}");
+    assert!(
+        close(&v["trainer"]["imageClassification"]["dropoutKeepProb"], 0.5),
+        "{v}"
+    );
 }

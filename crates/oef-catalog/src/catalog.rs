@@ -13,10 +13,19 @@ use crate::{Architecture, CatalogError, Switch, edit_distance, legacy_key};
 /// The embedded catalog files: `(task family, JSON text)`. Each file is an object mapping
 /// architecture keys (sorted) to `{display_name, default_args, switch_args}`.
 pub const SOURCES: &[(&str, &str)] = &[
-    ("image_classification", include_str!("../catalog/image_classification.json")),
-    ("image_detection", include_str!("../catalog/image_detection.json")),
+    (
+        "image_classification",
+        include_str!("../catalog/image_classification.json"),
+    ),
+    (
+        "image_detection",
+        include_str!("../catalog/image_detection.json"),
+    ),
     ("image_ocr", include_str!("../catalog/image_ocr.json")),
-    ("image_segmentation", include_str!("../catalog/image_segmentation.json")),
+    (
+        "image_segmentation",
+        include_str!("../catalog/image_segmentation.json"),
+    ),
 ];
 
 /// How many suggestions [`CatalogError::UnknownArchitecture`] carries.
@@ -80,8 +89,8 @@ impl Catalog {
     pub fn from_sources(sources: &[(&str, &str)]) -> Result<Catalog, String> {
         let mut all = BTreeMap::new();
         for (family, text) in sources {
-            let entries: BTreeMap<String, Entry> = serde_json::from_str(text)
-                .map_err(|e| format!("catalog/{family}.json: {e}"))?;
+            let entries: BTreeMap<String, Entry> =
+                serde_json::from_str(text).map_err(|e| format!("catalog/{family}.json: {e}"))?;
             for (key, entry) in entries {
                 if all.contains_key(&key) {
                     return Err(format!("catalog/{family}.json: duplicate key '{key}'"));
@@ -113,8 +122,15 @@ impl Catalog {
                 false
             }
         });
-        let index = architectures.iter().enumerate().map(|(i, a)| (a.key.clone(), i)).collect();
-        Catalog { architectures, index }
+        let index = architectures
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.key.clone(), i))
+            .collect();
+        Catalog {
+            architectures,
+            index,
+        }
     }
 
     /// The architecture named `key`, or, like the reference builder, the one named by its
@@ -130,7 +146,11 @@ impl Catalog {
         Err(CatalogError::UnknownArchitecture {
             key: key.to_owned(),
             tried,
-            closest: self.closest(key, SUGGESTIONS).into_iter().map(str::to_owned).collect(),
+            closest: self
+                .closest(key, SUGGESTIONS)
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
         })
     }
 
@@ -190,8 +210,10 @@ impl Catalog {
 
     /// The `n` keys closest to `key` by edit distance, nearest first (ties by key order).
     pub fn closest(&self, key: &str, n: usize) -> Vec<&str> {
-        let mut scored: Vec<(usize, &str)> =
-            self.iter().map(|a| (edit_distance(key, &a.key), a.key.as_str())).collect();
+        let mut scored: Vec<(usize, &str)> = self
+            .iter()
+            .map(|a| (edit_distance(key, &a.key), a.key.as_str()))
+            .collect();
         scored.sort_unstable();
         scored.into_iter().take(n).map(|(_, k)| k).collect()
     }

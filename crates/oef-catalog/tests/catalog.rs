@@ -27,10 +27,16 @@ fn catalog_matches_the_reference_list() {
     let catalog = Catalog::global();
     assert_eq!(reference.len(), catalog.len());
     for (key, entry) in &reference {
-        let a = catalog.get_exact(key).unwrap_or_else(|| panic!("{key} missing"));
+        let a = catalog
+            .get_exact(key)
+            .unwrap_or_else(|| panic!("{key} missing"));
         assert_eq!(entry["display_name"], a.display_name);
         assert_eq!(entry["default_args"], a.default_args, "{key}");
-        assert_eq!(entry["switch_args"], serde_json::to_value(&a.switch_args).unwrap(), "{key}");
+        assert_eq!(
+            entry["switch_args"],
+            serde_json::to_value(&a.switch_args).unwrap(),
+            "{key}"
+        );
     }
 }
 
@@ -41,12 +47,20 @@ fn lookup_and_legacy_keys() {
     assert_eq!(catalog.get(key).unwrap().key, key);
     // The legacy order is task, pretraining..., backbone moved second.
     let legacy = "image_detection.ssd.mobilenet_v1.pretraining_natural_rgb";
-    assert_eq!(legacy_key(legacy), "image_detection.pretraining_natural_rgb.ssd.mobilenet_v1");
+    assert_eq!(
+        legacy_key(legacy),
+        "image_detection.pretraining_natural_rgb.ssd.mobilenet_v1"
+    );
     assert_eq!(catalog.get(legacy).unwrap().key, key);
-    let err = catalog.get("image_detection.pretraining_natural_rgb.ssd.mobilenet_v9").unwrap_err();
+    let err = catalog
+        .get("image_detection.pretraining_natural_rgb.ssd.mobilenet_v9")
+        .unwrap_err();
     let CatalogError::UnknownArchitecture { closest, .. } = &err;
     assert_eq!(closest.len(), 3);
-    assert_eq!(closest[0], "image_detection.pretraining_natural_rgb.ssd.mobilenet_v1");
+    assert_eq!(
+        closest[0],
+        "image_detection.pretraining_natural_rgb.ssd.mobilenet_v1"
+    );
     insta::assert_snapshot!(err.to_string());
 }
 
@@ -79,11 +93,18 @@ fn filters() {
 
 fn check_message(desc: &MessageDescriptor, value: &Value, path: &str, errors: &mut Vec<String>) {
     let Some(object) = value.as_object() else {
-        errors.push(format!("{path}: expected an object for message {}", desc.full_name()));
+        errors.push(format!(
+            "{path}: expected an object for message {}",
+            desc.full_name()
+        ));
         return;
     };
     for (name, v) in object {
-        let here = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
+        let here = if path.is_empty() {
+            name.clone()
+        } else {
+            format!("{path}.{name}")
+        };
         match desc.get_field_by_name(name) {
             None => errors.push(format!("{here}: no such field in {}", desc.full_name())),
             Some(field) => check_field(&field, v, &here, errors),
@@ -91,8 +112,11 @@ fn check_message(desc: &MessageDescriptor, value: &Value, path: &str, errors: &m
     }
     // At most one member of each oneof.
     for oneof in desc.oneofs() {
-        let set: Vec<&str> =
-            oneof.fields().filter(|f| object.contains_key(f.name())).map(|_| "x").collect();
+        let set: Vec<&str> = oneof
+            .fields()
+            .filter(|f| object.contains_key(f.name()))
+            .map(|_| "x")
+            .collect();
         if set.len() > 1 {
             errors.push(format!("{path}: several members of oneof {}", oneof.name()));
         }
@@ -106,7 +130,9 @@ fn check_field(field: &FieldDescriptor, value: &Value, path: &str, errors: &mut 
         return;
     }
     if field.is_map() {
-        errors.push(format!("{path}: map fields are not expected in the catalog"));
+        errors.push(format!(
+            "{path}: map fields are not expected in the catalog"
+        ));
     } else if field.cardinality() == Cardinality::Repeated {
         match value.as_array() {
             Some(items) => {
@@ -123,7 +149,11 @@ fn check_field(field: &FieldDescriptor, value: &Value, path: &str, errors: &mut 
 
 fn check_single(field: &FieldDescriptor, value: &Value, path: &str, errors: &mut Vec<String>) {
     let int_in = |lo: i128, hi: i128| {
-        value.as_i64().map(i128::from).or(value.as_u64().map(i128::from)).is_some_and(|v| lo <= v && v <= hi)
+        value
+            .as_i64()
+            .map(i128::from)
+            .or(value.as_u64().map(i128::from))
+            .is_some_and(|v| lo <= v && v <= hi)
     };
     let ok = match field.kind() {
         Kind::Message(m) => {
@@ -132,16 +162,18 @@ fn check_single(field: &FieldDescriptor, value: &Value, path: &str, errors: &mut
         }
         Kind::Enum(e) => match value {
             Value::String(s) => e.get_value_by_name(s).is_some(),
-            Value::Number(n) => n.as_i64().is_some_and(|n| {
-                i32::try_from(n).is_ok_and(|n| e.get_value(n).is_some())
-            }),
+            Value::Number(n) => n
+                .as_i64()
+                .is_some_and(|n| i32::try_from(n).is_ok_and(|n| e.get_value(n).is_some())),
             _ => false,
         },
         Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => int_in(i32::MIN.into(), i32::MAX.into()),
         Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => int_in(i64::MIN.into(), i64::MAX.into()),
         Kind::Uint32 | Kind::Fixed32 => int_in(0, u32::MAX.into()),
         Kind::Uint64 | Kind::Fixed64 => int_in(0, u64::MAX.into()),
-        Kind::Float => value.as_f64().is_some_and(|v| v.abs() <= f64::from(f32::MAX)),
+        Kind::Float => value
+            .as_f64()
+            .is_some_and(|v| v.abs() <= f64::from(f32::MAX)),
         Kind::Double => value.is_number(),
         Kind::Bool => value.is_boolean(),
         Kind::String => value.is_string(),
@@ -163,7 +195,11 @@ fn check_switch_field(path: &str, member: &str) -> Result<(), String> {
             .ok_or_else(|| format!("{path}: no field '{segment}' in {}", desc.full_name()))?;
         desc = match field.kind() {
             Kind::Message(m) if !field.is_list() && !field.is_map() => m,
-            _ => return Err(format!("{path}: '{segment}' is not a singular message field")),
+            _ => {
+                return Err(format!(
+                    "{path}: '{segment}' is not a singular message field"
+                ));
+            }
         };
     }
     let oneof = desc
@@ -171,7 +207,9 @@ fn check_switch_field(path: &str, member: &str) -> Result<(), String> {
         .find(|o| o.name() == *oneof_name)
         .ok_or_else(|| format!("{path}: no oneof '{oneof_name}' in {}", desc.full_name()))?;
     if !oneof.fields().any(|f| f.name() == member) {
-        return Err(format!("{path}: '{member}' is not a member of oneof '{oneof_name}'"));
+        return Err(format!(
+            "{path}: '{member}' is not a member of oneof '{oneof_name}'"
+        ));
     }
     Ok(())
 }
@@ -187,11 +225,21 @@ fn every_entry_fits_the_v0_schema() {
             if let Err(e) = check_switch_field(&switch.field, &switch.triggering_value) {
                 local.push(format!("switch_args[{i}]: {e}"));
             }
-            check_message(&root, &switch.target_value, &format!("switch_args[{i}]"), &mut local);
+            check_message(
+                &root,
+                &switch.target_value,
+                &format!("switch_args[{i}]"),
+                &mut local,
+            );
         }
         errors.extend(local.into_iter().map(|e| format!("{}: {e}", a.key)));
     }
-    assert!(errors.is_empty(), "{} problems:\n{}", errors.len(), errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "{} problems:\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
 }
 
 #[test]
@@ -225,7 +273,9 @@ fn every_switched_oneof_has_a_default_member() {
             let mut value = &a.default_args;
             for segment in parents {
                 value = value.get(segment).unwrap_or(&Value::Null);
-                let Kind::Message(m) = desc.get_field_by_name(segment).unwrap().kind() else { unreachable!() };
+                let Kind::Message(m) = desc.get_field_by_name(segment).unwrap().kind() else {
+                    unreachable!()
+                };
                 desc = m;
             }
             let members: Vec<String> = desc
@@ -235,9 +285,15 @@ fn every_switched_oneof_has_a_default_member() {
                 .fields()
                 .map(|f| f.name().to_owned())
                 .collect();
-            let set = members.iter().filter(|m| value.get(m.as_str()).is_some()).count();
+            let set = members
+                .iter()
+                .filter(|m| value.get(m.as_str()).is_some())
+                .count();
             if set != 1 {
-                errors.push(format!("{}: {} selects {set} members by default", a.key, switch.field));
+                errors.push(format!(
+                    "{}: {} selects {set} members by default",
+                    a.key, switch.field
+                ));
             }
         }
     }

@@ -35,7 +35,9 @@ pub fn run_case(case: &Value) -> Result<oef_proto::v0::Experiment, BuildError> {
 
 /// The kind of error we expect for a reference error text (`"<ExceptionClass>: <message>"`).
 pub fn expected_kind(reference_error: &str) -> ErrorKind {
-    let (class, message) = reference_error.split_once(": ").unwrap_or((reference_error, ""));
+    let (class, message) = reference_error
+        .split_once(": ")
+        .unwrap_or((reference_error, ""));
     let has = |s: &str| message.contains(s);
     if has("Unknown model key") || class == "InvalidNet" {
         ErrorKind::UnknownArchitecture
