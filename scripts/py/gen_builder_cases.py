@@ -165,6 +165,12 @@ def load_default_names(by_name):
 def make_case(rnd, keys, fields, by_name):
     model = rnd.choice(keys)
     kwargs = {}
+    r = rnd.random()
+    if r < 0.04:  # the pre-0.5 order: task, meta_arch..., backbone, pretraining
+        parts = model.split(".")
+        model = ".".join([parts[0]] + parts[2:] + [parts[1]])
+    elif r < 0.07:
+        model = rnd.choice([model[:-1], model + "x", model.replace(".", "_", 1), "", "x", "a.b"])
     if rnd.random() < 0.93:
         kwargs["config_path"] = "gs://bucket/dataset/config.prototxt"
     used_names = DEFAULT_NAMES.get(model, [])
