@@ -3,11 +3,11 @@
 # catalog defaults of tests/fixtures/legacy-oef/defaults), then, in the same run and on the same
 # tree, `cp -r` and `oef-migrate --to 1 --out-dir` (release build). Prints files/s and the ratio.
 #
-#   scripts/bench-migrate.sh [N] [JOBS]
+#   scripts/bench-migrate.sh [N] [JOBS]     (JOBS: oef-migrate --jobs; default: its own default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100000}
-JOBS=${2:-$(nproc)}
+JOBS=${2:-}
 cargo build --release -p oef-migrations --bin oef-migrate >&2
 BIN=${CARGO_TARGET_DIR:-target}/release/oef-migrate
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/oef-bench.XXXXXX")
@@ -34,12 +34,12 @@ sync
 now() { date +%s.%N; }
 t0=$(now); cp -r "$WORK/src" "$WORK/cp"; t1=$(now); sync; t2=$(now)
 # oef-migrate makes its output durable itself (syncfs before renames and at the end).
-"$BIN" --to 1 --jobs "$JOBS" --out-dir "$WORK/out" "$WORK/src" > "$WORK/report.txt"; t3=$(now)
+"$BIN" --to 1 ${JOBS:+--jobs "$JOBS"} --out-dir "$WORK/out" "$WORK/src" > "$WORK/report.txt"; t3=$(now)
 tail -1 "$WORK/report.txt"
 
-python3 - "$N" "$t0" "$t1" "$t2" "$t3" "$JOBS" <<'PY'
+python3 - "$N" "$t0" "$t1" "$t2" "$t3" "${JOBS}" <<'PY'
 import sys
-n, t0, t1, t2, t3, jobs = int(sys.argv[1]), *map(float, sys.argv[2:6]), sys.argv[6]
+n, t0, t1, t2, t3, jobs = int(sys.argv[1]), *map(float, sys.argv[2:6]), sys.argv[6] or "default (2 x CPUs)"
 cp, cps, mig = t1 - t0, t2 - t0, t3 - t2
 print(f"files: {n}  jobs: {jobs}")
 print(f"cp -r:                   {cp:7.2f} s  {n / cp:9.0f} files/s")

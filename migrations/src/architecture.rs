@@ -46,17 +46,18 @@ pub struct CatalogDefaults;
 
 impl ArchitectureDefaults for CatalogDefaults {
     fn defaults(&self) -> Result<Vec<(String, oef_proto::v0::Experiment)>, ArchitectureError> {
-        oef_catalog::Catalog::global()
-            .iter()
-            .map(|architecture| {
-                let key = architecture.key.clone();
-                oef_builder::ExperimentBuilder::new(&key)
-                    .map(|b| b.set("config_path", serde_json::json!(DEFAULT_CONFIG_PATH)))
-                    .and_then(|b| b.build())
-                    .map(|experiment| (key, experiment))
-                    .map_err(|e| ArchitectureError::Defaults(e.to_string()))
-            })
-            .collect()
+        let catalog = oef_catalog::Catalog::global();
+        let mut out = Vec::with_capacity(catalog.len());
+        for architecture in catalog.iter() {
+            let fail = |e: oef_builder::BuildError| ArchitectureError::Defaults(e.to_string());
+            let experiment = oef_builder::ExperimentBuilder::new(&architecture.key)
+                .map_err(fail)?
+                .set("config_path", serde_json::json!(DEFAULT_CONFIG_PATH))
+                .build()
+                .map_err(fail)?;
+            out.push((architecture.key.clone(), experiment));
+        }
+        Ok(out)
     }
 
     fn keys(&self) -> Result<Vec<String>, ArchitectureError> {

@@ -46,11 +46,11 @@ pub struct StepContext {
 /// One migration step between two adjacent format versions.
 pub trait Step: Send + Sync {
     /// Format version of the input.
-    fn from_version(&self) -> u32;
+    fn source_version(&self) -> u32;
     /// Format version of the output.
-    fn to_version(&self) -> u32;
-    /// Migrates the root message of a `from_version` file (decoded through that version's
-    /// snapshot) into the root message of a `to_version` file (in that version's snapshot).
+    fn target_version(&self) -> u32;
+    /// Migrates the root message of a `source_version` file (decoded through that version's
+    /// snapshot) into the root message of a `target_version` file (in that version's snapshot).
     fn apply(&self, input: &DynamicMessage, context: &StepContext)
     -> Result<DynamicMessage, MigrateError>;
 }
@@ -73,14 +73,14 @@ impl Registry {
 
     /// The newest version reachable.
     pub fn latest(&self) -> u32 {
-        self.steps.iter().map(|s| s.to_version().max(s.from_version())).max().unwrap_or(LATEST_VERSION)
+        self.steps.iter().map(|s| s.target_version().max(s.source_version())).max().unwrap_or(LATEST_VERSION)
     }
 
     /// The step from `from` to `to`, if registered.
     pub fn step(&self, from: u32, to: u32) -> Option<&dyn Step> {
         self.steps
             .iter()
-            .find(|s| s.from_version() == from && s.to_version() == to)
+            .find(|s| s.source_version() == from && s.target_version() == to)
             .map(|s| s.as_ref())
     }
 

@@ -196,11 +196,11 @@ fn tool_message(tool: &Tool) -> Result<DynamicMessage, MigrateError> {
 }
 
 impl Step for V0ToV1 {
-    fn from_version(&self) -> u32 {
+    fn source_version(&self) -> u32 {
         0
     }
 
-    fn to_version(&self) -> u32 {
+    fn target_version(&self) -> u32 {
         1
     }
 

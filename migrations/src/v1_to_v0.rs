@@ -164,11 +164,11 @@ fn read_legacy(file: &DynamicMessage) -> Result<Legacy, MigrateError> {
 }
 
 impl Step for V1ToV0 {
-    fn from_version(&self) -> u32 {
+    fn source_version(&self) -> u32 {
         1
     }
 
-    fn to_version(&self) -> u32 {
+    fn target_version(&self) -> u32 {
         0
     }
 

@@ -65,7 +65,7 @@ struct Cli {
     #[arg(long)]
     check: bool,
 
-    /// Worker threads [default: the number of CPUs]
+    /// Worker threads [default: twice the number of CPUs, to overlap file-system waits]
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
 
@@ -73,7 +73,7 @@ struct Cli {
     #[arg(long, value_name = "KEY")]
     architecture: Option<String>,
 
-    /// Encoding of the files written
+    /// Encoding of the files written (file names are kept as they are)
     #[arg(long, value_enum, default_value_t = Format::Keep)]
     format: Format,
 
@@ -132,7 +132,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<ExitCode> {
     let jobs = match cli.jobs {
         Some(0) => bail!("--jobs must be at least 1"),
         Some(n) => n,
-        None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        None => 2 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     };
     let format = match cli.format {
         Format::Keep => FormatChoice::Keep,
