@@ -3,10 +3,7 @@
 //! A [`Schema`] is built once from a root message descriptor; nothing in the engine names a
 //! v0 message, so the same code can run over another format's descriptors.
 
-use std::{
-    collections::{HashMap, HashSet},
-    sync::LazyLock,
-};
+use std::{collections::HashMap, sync::LazyLock};
 
 use prost_reflect::{Cardinality, FieldDescriptor, Kind, MessageDescriptor, OneofDescriptor};
 
@@ -114,15 +111,9 @@ impl Schema {
             index: HashMap::new(),
         };
         planner.plan(&root);
-        let reachable = reachable_names(&planner.messages);
         // For each plan, every field name of the message and of the messages below it
         // through singular message fields: the names a keyword argument can match there.
-        let mut name_plans: HashMap<String, Vec<usize>> = HashMap::new();
-        for (plan, names) in reachable.iter().enumerate() {
-            for name in names {
-                name_plans.entry(name.clone()).or_default().push(plan);
-            }
-        }
+        let name_plans = reachable_names(&planner.messages);
         let required = root
             .parent_pool()
             .all_messages()
@@ -244,11 +235,25 @@ impl Schema {
     }
 }
 
-/// Fixpoint of "own names plus the names of singular message children" (schemas may recurse).
-fn reachable_names(messages: &[MessagePlan]) -> Vec<HashSet<String>> {
-    let mut sets: Vec<HashSet<String>> = messages
+/// For each field name, the plans where it names a field of the message or of a message
+/// below it through singular message fields (a fixpoint over bitsets: schemas may recurse).
+fn reachable_names(messages: &[MessagePlan]) -> HashMap<String, Vec<usize>> {
+    let mut ids: HashMap<&str, usize> = HashMap::new();
+    for field in messages.iter().flat_map(|m| &m.fields) {
+        let next = ids.len();
+        ids.entry(field.name.as_str()).or_insert(next);
+    }
+    let words = ids.len().div_ceil(64);
+    let mut sets: Vec<Vec<u64>> = messages
         .iter()
-        .map(|m| m.fields.iter().map(|f| f.name.clone()).collect())
+        .map(|m| {
+            let mut set = vec![0u64; words];
+            for f in &m.fields {
+                let id = ids[f.name.as_str()];
+                set[id / 64] |= 1 << (id % 64);
+            }
+            set
+        })
         .collect();
     loop {
         let mut changed = false;
@@ -257,17 +262,27 @@ fn reachable_names(messages: &[MessagePlan]) -> Vec<HashSet<String>> {
                 if child == i {
                     continue;
                 }
-                let missing: Vec<String> = sets[child].difference(&sets[i]).cloned().collect();
-                if !missing.is_empty() {
-                    changed = true;
-                    sets[i].extend(missing);
+                for w in 0..words {
+                    let merged = sets[i][w] | sets[child][w];
+                    if merged != sets[i][w] {
+                        sets[i][w] = merged;
+                        changed = true;
+                    }
                 }
             }
         }
         if !changed {
-            return sets;
+            break;
         }
     }
+    let mut out: HashMap<String, Vec<usize>> = HashMap::with_capacity(ids.len());
+    for (name, id) in ids {
+        let plans: Vec<usize> = (0..messages.len())
+            .filter(|&p| sets[p][id / 64] & (1 << (id % 64)) != 0)
+            .collect();
+        out.insert(name.to_owned(), plans);
+    }
+    out
 }
 
 struct Planner {
