@@ -209,17 +209,7 @@ impl SwitchPass<'_> {
                 continue;
             }
             let Some(child) = field.message else { continue };
-            let here = path.child(&field.name);
             let popped = kwargs.iter().any(|(k, _)| *k == field.name);
-            let sub = sub_kwargs(
-                self.key,
-                &mut kwargs,
-                &field.name,
-                &self.schema.messages[child].name,
-                &here,
-            )?;
-            let sub_defaults =
-                crate::build::sub_object(self.key, defaults, &field.name, &here, "default_args")?;
             let sub_switch = switch
                 .and_then(|s| s.get(&field.name))
                 .and_then(Value::as_object);
@@ -229,6 +219,16 @@ impl SwitchPass<'_> {
                 // nowhere.
                 continue;
             }
+            let here = path.child(&field.name);
+            let sub = sub_kwargs(
+                self.key,
+                &mut kwargs,
+                &field.name,
+                &self.schema.messages[child].name,
+                &here,
+            )?;
+            let sub_defaults =
+                crate::build::sub_object(self.key, defaults, &field.name, &here, "default_args")?;
             let result = self.run(child, sub_defaults, sub_switch, sub, &here)?;
             if selected_args.is_empty() {
                 selected_args = result; // already expanded and merged below
