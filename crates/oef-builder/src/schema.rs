@@ -262,10 +262,10 @@ fn reachable_names(messages: &[MessagePlan]) -> HashMap<String, Vec<usize>> {
                 if child == i {
                     continue;
                 }
-                for w in 0..words {
-                    let merged = sets[i][w] | sets[child][w];
-                    if merged != sets[i][w] {
-                        sets[i][w] = merged;
+                let below = sets[child].clone();
+                for (word, add) in sets[i].iter_mut().zip(below) {
+                    if *word | add != *word {
+                        *word |= add;
                         changed = true;
                     }
                 }
