@@ -33,23 +33,29 @@ fn build_all(keys: &[&str]) {
 }
 
 fn main() {
+    // Test runners (`cargo test --benches`, nextest's `--list`) run benches without `--bench`:
+    // the plain figures are for benchmark runs only, and nothing else may be printed.
+    let benchmarking = std::env::args().any(|a| a == "--bench");
     let start = Instant::now();
     let _ = oef_proto::descriptor::pool();
     let pool_ms = start.elapsed().as_secs_f64() * 1e3;
     let start = Instant::now();
     let keys = keys();
     let catalog_ms = start.elapsed().as_secs_f64() * 1e3;
-    // Cold: the first build of every architecture in this process (catalog and schema
-    // already parsed); default-only subtrees are then shared by later builds.
     let start = Instant::now();
     oef_builder::schema::Schema::v0().expect("schema");
     let schema_ms = start.elapsed().as_secs_f64() * 1e3;
-    println!(
-        "oef-builder: start-up: descriptor pool {pool_ms:.1} ms, catalog (first use) {catalog_ms:.1} ms, schema plans {schema_ms:.1} ms"
-    );
-    let start = Instant::now();
-    build_all(&keys);
-    let cold_us = start.elapsed().as_secs_f64() * 1e6 / keys.len() as f64;
+    // Cold: the first build of every architecture in this process (catalog and schema
+    // already parsed); default-only subtrees are then shared by later builds.
+    let mut cold_us = f64::NAN;
+    if benchmarking {
+        println!(
+            "oef-builder: start-up: descriptor pool {pool_ms:.1} ms, catalog (first use) {catalog_ms:.1} ms, schema plans {schema_ms:.1} ms"
+        );
+        let start = Instant::now();
+        build_all(&keys);
+        cold_us = start.elapsed().as_secs_f64() * 1e6 / keys.len() as f64;
+    }
 
     let prepared: Vec<ExperimentBuilder> = keys
         .iter()
@@ -73,9 +79,7 @@ fn main() {
     });
     group.finish();
     criterion.final_summary();
-    // Test runners (`cargo test --benches`, nextest's `--list`) run benches without `--bench`:
-    // the figure below is for benchmark runs only.
-    if !std::env::args().any(|a| a == "--bench") {
+    if !benchmarking {
         return;
     }
 
