@@ -24,6 +24,10 @@ scripts/buf.sh lint
 step "buf breaking against the previous commit"
 scripts/buf-breaking.sh
 
+step "PostgreSQL for the platform tests (scripts/postgres.sh)"
+OEF_TEST_POSTGRES_URL="$(scripts/postgres.sh)"
+export OEF_TEST_POSTGRES_URL
+
 step "cargo tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --all-targets --no-fail-fast

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Starts (once) a throwaway PostgreSQL cluster for the tests and prints its URL on stdout:
+#   postgres://oef@127.0.0.1:$OEF_PG_PORT/oef_test   (port 55432 unless OEF_PG_PORT is set)
+#
+# Installs Debian's postgresql package with apt-get when no server binaries are found. The
+# cluster lives in target/postgres (trust auth, loopback only, fsync off: test data only) and
+# keeps running for later calls; `scripts/postgres.sh stop` stops it. Idempotent and safe to
+# call concurrently.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+port="${OEF_PG_PORT:-55432}"
+dir="$root/target/postgres"
+data="$dir/data"
+url="postgres://oef@127.0.0.1:$port/oef_test"
+
+find_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+mkdir -p "$dir"
+exec 9>"$dir.lock"
+flock 9
+
+bin="$(find_bin)"
+if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
+  echo "scripts/postgres.sh: installing postgresql with apt-get" >&2
+  as_root apt-get update >&2
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y --no-install-recommends postgresql >&2
+  bin="$(find_bin)"
+fi
+
+# PostgreSQL refuses to run as root: run it as the package's postgres user then.
+run() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+if [ "${1:-}" = stop ]; then
+  [ -f "$data/postmaster.pid" ] && run "$bin/pg_ctl" -D "$data" -m fast stop >&2 9>&- || true
+  exit 0
+fi
+
+if [ ! -f "$data/PG_VERSION" ]; then
+  rm -rf "$data"
+  mkdir -p "$data"
+  [ "$(id -u)" = 0 ] && chown -R postgres: "$dir"
+  run "$bin/initdb" -D "$data" -U oef -A trust --no-sync >"$dir/initdb.log" 2>&1 || {
+    cat "$dir/initdb.log" >&2
+    exit 1
+  }
+fi
+
+if ! run "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+  run "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 \
+    -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >&2 9>&- || {
+    tail -n 20 "$dir/server.log" >&2
+    exit 1
+  }
+fi
+
+if ! psql -h 127.0.0.1 -p "$port" -U oef -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'oef_test'" | grep -q 1; then
+  psql -h 127.0.0.1 -p "$port" -U oef -d postgres -qc "CREATE DATABASE oef_test" >&2
+fi
+echo "$url"
