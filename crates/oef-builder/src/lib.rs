@@ -17,6 +17,8 @@
 //!   [`hyperparameter`](ExperimentBuilder::hyperparameter) → [`build`](ExperimentBuilder::build).
 //! * [`BuildError`], [`ErrorKind`]: every way a build fails, typed; messages name the
 //!   architecture key, the offending name or dotted field path, and the reason.
+//! * [`validate`]: search-space validation of a decoded experiment (every value at a
+//!   hyperparameter path within its distribution, distributions well formed).
 //! * [`pyvalue`]: the Python value semantics the reference relies on (equality across numeric
 //!   types, `repr` for messages).
 //!
@@ -46,6 +48,7 @@ mod node;
 pub mod pyvalue;
 pub mod schema;
 mod switch;
+pub mod validate;
 
 pub use builder::ExperimentBuilder;
 pub use error::{BuildError, ErrorKind};

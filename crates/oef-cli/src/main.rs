@@ -4,7 +4,6 @@
 //! outcomes to exit codes: 0 success, 1 a build or validation failure (message on stderr,
 //! nothing written), 2 a usage error.
 
-mod checks;
 mod commands;
 mod io;
 

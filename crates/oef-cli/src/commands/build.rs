@@ -141,7 +141,7 @@ pub fn to_v1_file(key: &str, experiment: &v0::Experiment) -> Result<Document> {
         .map_err(|e| Failure(format!("architecture '{key}': {e}")))?;
     file.message.clear_field_by_name("migrations");
     if let Some(Value::Message(v1)) = file.message.get_field_by_name("experiment").as_deref() {
-        let problems = crate::checks::search_spaces(v1);
+        let problems = oef_builder::validate::search_spaces(v1);
         if !problems.is_empty() {
             let list: Vec<String> = problems.iter().map(|p| format!("{}: {}", p.path, p.reason)).collect();
             return Err(Failure(format!(

@@ -6,7 +6,9 @@ use anyhow::Result;
 use oef_proto::codec::{self, FORMAT_V0};
 use prost_reflect::{DynamicMessage, ReflectMessage, Value};
 
-use crate::{checks, io};
+use oef_builder::validate;
+
+use crate::io;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -30,6 +32,13 @@ pub struct Args {
     pub json: bool,
 }
 
+/// One problem of a file, by dotted field path (empty: the file as a whole).
+#[derive(Debug, serde::Serialize)]
+struct Finding {
+    path: String,
+    reason: String,
+}
+
 /// The outcome for one file.
 #[derive(Debug, serde::Serialize)]
 struct Report {
@@ -37,7 +46,7 @@ struct Report {
     format_version: Option<u32>,
     encoding: Option<String>,
     valid: bool,
-    problems: Vec<checks::Problem>,
+    problems: Vec<Finding>,
 }
 
 fn check(path: &std::path::Path) -> Report {
@@ -51,7 +60,7 @@ fn check(path: &std::path::Path) -> Report {
     let bytes = match io::read_input(path) {
         Ok(bytes) => bytes,
         Err(e) => {
-            report.problems.push(checks::Problem { path: String::new(), reason: format!("{e:#}") });
+            report.problems.push(Finding { path: String::new(), reason: format!("{e:#}") });
             return report;
         }
     };
@@ -60,9 +69,9 @@ fn check(path: &std::path::Path) -> Report {
             let problems = match &e.kind {
                 oef_proto::CodecErrorKind::MissingRequired(paths) => paths
                     .iter()
-                    .map(|p| checks::Problem { path: p.clone(), reason: "required field is missing".into() })
+                    .map(|p| Finding { path: p.clone(), reason: "required field is missing".into() })
                     .collect(),
-                _ => vec![checks::Problem { path: String::new(), reason: e.to_string() }],
+                _ => vec![Finding { path: String::new(), reason: e.to_string() }],
             };
             report.problems = problems;
         }
@@ -75,7 +84,7 @@ fn check(path: &std::path::Path) -> Report {
                 match message.get_field_by_name("experiment").as_deref() {
                     Some(Value::Message(m)) if message.has_field_by_name("experiment") => Some(m.clone()),
                     _ => {
-                        report.problems.push(checks::Problem {
+                        report.problems.push(Finding {
                             path: "experiment".into(),
                             reason: "the file holds no experiment".into(),
                         });
@@ -84,7 +93,9 @@ fn check(path: &std::path::Path) -> Report {
                 }
             };
             if let Some(experiment) = experiment {
-                report.problems.extend(checks::search_spaces(&experiment));
+                report.problems.extend(
+                    validate::search_spaces(&experiment).into_iter().map(|p| Finding { path: p.path, reason: p.reason }),
+                );
                 if detected.version != FORMAT_V0 {
                     report.problems.extend(explicit_values(&experiment, "experiment"));
                 }
@@ -97,14 +108,14 @@ fn check(path: &std::path::Path) -> Report {
 
 /// Format v1 states every value: each scalar of a present message must be set (oneof members
 /// and repeated fields excepted).
-fn explicit_values(message: &DynamicMessage, prefix: &str) -> Vec<checks::Problem> {
+fn explicit_values(message: &DynamicMessage, prefix: &str) -> Vec<Finding> {
     let mut problems = Vec::new();
     for field in message.descriptor().fields() {
         let path = format!("{prefix}.{}", field.name());
         let in_real_oneof = field.containing_oneof().is_some_and(|o| !o.is_synthetic());
         if !message.has_field(&field) {
             if field.supports_presence() && !in_real_oneof && field.kind().as_message().is_none() {
-                problems.push(checks::Problem { path, reason: "no value: format v1 files state every value".into() });
+                problems.push(Finding { path, reason: "no value: format v1 files state every value".into() });
             }
             continue;
         }

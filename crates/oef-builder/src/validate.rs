@@ -1,4 +1,5 @@
-//! Checks of a decoded experiment beyond decoding: the hyperparameter search spaces.
+//! Search-space validation of a decoded experiment (v0 `Experiment` or v1 `Experiment`), used
+//! by `oef validate`, `oef build --format-version 1` and the platform service.
 //!
 //! For each entry of `Experiment.hyperparameters` (key = dotted path, value = distribution):
 //! the path must resolve in the schema (a path ending at a message means that message's single
@@ -10,7 +11,7 @@
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MapKey, ReflectMessage, Value};
 
 /// One problem, located by dotted field path.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     /// Dotted field path of the offending value or hyperparameter entry.
     pub path: String,
@@ -21,12 +22,15 @@ pub struct Problem {
 /// Paths that the reference refuses to optimize.
 const NOT_OPTIMIZABLE: [&str; 2] = ["trainer.num_train_steps", "trainer.num_train_epochs"];
 
-/// Checks the search spaces of an experiment (a v0 `Experiment` or a v1 `Experiment`).
+/// Checks the search spaces of an experiment (a v0 `Experiment` or a v1 `Experiment`): every
+/// problem, in the order of the `hyperparameters` keys.
 pub fn search_spaces(experiment: &DynamicMessage) -> Vec<Problem> {
     let mut problems = Vec::new();
     let Some(Value::Map(entries)) = experiment.get_field_by_name("hyperparameters").map(|v| v.into_owned()) else {
         return problems;
     };
+    let mut entries: Vec<_> = entries.into_iter().collect();
+    entries.sort_by(|(a, _), (b, _)| a.cmp(b));
     for (key, distribution) in &entries {
         let (MapKey::String(path), Value::Message(distribution)) = (key, distribution) else {
             continue;
@@ -72,8 +76,9 @@ impl std::fmt::Display for Current {
 
 /// A number as written in the schema: float32 values (most OEF fields) in their shortest form.
 fn show(x: f64) -> String {
+    // Bounds computed in double from float32 values (mu ± 5 sigma) print as float32 too.
     let narrow = x as f32;
-    if f64::from(narrow) == x { narrow.to_string() } else { x.to_string() }
+    if (f64::from(narrow) - x).abs() <= x.abs() * 1e-7 { narrow.to_string() } else { x.to_string() }
 }
 
 /// Resolves `path` in the schema of `root` and returns the value set there, if any.
@@ -237,5 +242,65 @@ fn same(a: &Current, b: &Current) -> bool {
     match (a, b) {
         (Current::Text(x), Current::Text(y)) => x == y,
         _ => number(a).zip(number(b)).is_some_and(|(x, y)| x == y),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(hyperparameters: &str, trainer: &str) -> Vec<String> {
+        let text = format!(
+            r#"dataset {{ config_path: "x" }} trainer {{ batch_size: 8 {trainer} }} {hyperparameters}"#
+        );
+        let experiment =
+            DynamicMessage::parse_text_format(oef_proto::descriptor::v0_experiment(), &text).unwrap();
+        search_spaces(&experiment).into_iter().map(|p| format!("{}: {}", p.path, p.reason)).collect()
+    }
+
+    fn hp(path: &str, distribution: &str) -> String {
+        format!(r#"hyperparameters {{ key: "{path}" value {{ {distribution} }} }}"#)
+    }
+
+    #[test]
+    fn values_inside_their_spaces_pass() {
+        let spaces = [
+            hp("trainer.batch_size", "categorical { values { integer_value: 4 } values { integer_value: 8 } }"),
+            hp("trainer.initial_learning_rate", "log_uniform { min: 0.0001 max: 0.1 }"),
+            hp("trainer.optimizer", r#"categorical { values { string_value: "adam_optimizer" } }"#),
+        ]
+        .join(" ");
+        let problems = check(&spaces, "initial_learning_rate: 0.01 optimizer { adam_optimizer {} }");
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn every_kind_of_problem_is_named_with_its_path() {
+        let spaces = [
+            hp("trainer.batch_size", "categorical { values { integer_value: 2 } values { integer_value: 4 } }"),
+            hp("trainer.initial_learning_rate", "uniform { min: 0.1 max: 0.2 }"),
+            hp("trainer.num_train_steps", "uniform { min: 1 max: 2 }"),
+            hp("trainer.no_such_field", "uniform { min: 1 max: 2 }"),
+            hp("trainer.gradient_clipping_by_norm", "uniform { min: 2 max: 1 }"),
+            hp("trainer.keep_checkpoint_every_n_hours", "normal { mu: 1 sigma: 0.1 }"),
+            hp("trainer.optimizer", r#"categorical { values { string_value: "nadam_optimizer" } }"#),
+        ]
+        .join(" ");
+        let problems = check(
+            &spaces,
+            "initial_learning_rate: 0.5 keep_checkpoint_every_n_hours: 2 optimizer { adam_optimizer {} }",
+        );
+        assert_eq!(
+            problems,
+            [
+                "trainer.batch_size: 8 not in the categorical distribution [2, 4]",
+                "hyperparameters[\"trainer.gradient_clipping_by_norm\"]: uniform distribution with min 2 > max 1",
+                "trainer.initial_learning_rate: 0.5 not in the uniform distribution [0.1, 0.2]",
+                "trainer.keep_checkpoint_every_n_hours: 2 not in the normal distribution [0.5, 1.5]",
+                "hyperparameters[\"trainer.no_such_field\"]: 'no_such_field' field not found in protobuf message 'Trainer'",
+                "hyperparameters[\"trainer.num_train_steps\"]: `trainer.num_train_steps` is not available for hyperparameter optimization",
+                "trainer.optimizer: \"adam_optimizer\" not in the categorical distribution [\"nadam_optimizer\"]",
+            ]
+        );
     }
 }
