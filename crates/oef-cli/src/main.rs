@@ -30,6 +30,11 @@ enum Command {
     Convert(commands::convert::Args),
     Diff(commands::diff::Args),
     Models(commands::models::Args),
+    Serve(commands::serve::Args),
+    Keys(commands::keys::Args),
+    Launch(commands::launch::Args),
+    Trainings(commands::trainings::Args),
+    Worker(commands::worker::Args),
 }
 
 /// A failure that is the input's fault (exit 1), as opposed to a usage error (exit 2).
@@ -65,6 +70,11 @@ fn main() -> ExitCode {
         Command::Convert(args) => commands::convert::run(args),
         Command::Diff(args) => commands::diff::run(args),
         Command::Models(args) => commands::models::run(args),
+        Command::Serve(args) => commands::serve::run(args),
+        Command::Keys(args) => commands::keys::run(args),
+        Command::Launch(args) => commands::launch::run(args),
+        Command::Trainings(args) => commands::trainings::run(args),
+        Command::Worker(args) => commands::worker::run(args),
     };
     match result {
         Ok(code) => code,

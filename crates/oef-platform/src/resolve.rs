@@ -238,7 +238,7 @@ pub fn build_architecture(
         }
         match serde_json::to_value(value) {
             Ok(json) => {
-                overrides.insert(name.clone(), json);
+                overrides.insert(name.clone(), integral_numbers(json));
             }
             Err(e) => violations.push(Violation::new(format!("overrides[{name:?}]"), e.to_string())),
         }
@@ -249,6 +249,21 @@ pub fn build_architecture(
     let file = resolver.build(&arch.architecture, &overrides)?;
     check_v1(&file)?;
     Ok(file)
+}
+
+/// google.protobuf.Value has only doubles: integral numbers become JSON integers, as
+/// `oef build --set batch_size=16` parses them (an integer field rejects 16.0).
+fn integral_numbers(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 => Value::from(f as i64),
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(integral_numbers).collect()),
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, integral_numbers(v))).collect()),
+        other => other,
+    }
 }
 
 fn decode_serialized(resolver: &dyn Resolver, serialized: &v1::SerializedExperiment) -> Result<ExperimentFile, ResolveError> {
