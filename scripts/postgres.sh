@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Starts (once) a throwaway PostgreSQL cluster for the tests and prints its URL on stdout:
-#   postgres://oef@127.0.0.1:$OEF_PG_PORT/oef_test   (port 55432 unless OEF_PG_PORT is set)
+#   postgres://oef@127.0.0.1:PORT/oef_test
+# PORT is $OEF_PG_PORT when set, else the port this checkout's cluster already uses, else one
+# derived from the checkout's path (55432-56431), moved up past ports that are taken, so two
+# checkouts on one machine (a fresh clone beside the work tree) never share a server.
 #
 # Installs Debian's postgresql package with apt-get when no server binaries are found. The
 # cluster lives in target/postgres (trust auth, loopback only, fsync off: test data only) and
@@ -8,10 +11,8 @@
 # call concurrently.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-port="${OEF_PG_PORT:-55432}"
 dir="$root/target/postgres"
 data="$dir/data"
-url="postgres://oef@127.0.0.1:$port/oef_test"
 
 find_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 
@@ -49,13 +50,28 @@ if [ ! -f "$data/PG_VERSION" ]; then
   }
 fi
 
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+if [ -n "${OEF_PG_PORT:-}" ]; then
+  port="$OEF_PG_PORT"
+elif [ -f "$dir/port" ]; then
+  port="$(cat "$dir/port")"
+else
+  port=$((55432 + $(printf '%s' "$root" | cksum | cut -d' ' -f1) % 1000))
+fi
+
 if ! run "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+  if [ -z "${OEF_PG_PORT:-}" ]; then
+    while port_in_use "$port"; do port=$((port + 1)); done
+  fi
   run "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 \
     -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >&2 9>&- || {
     tail -n 20 "$dir/server.log" >&2
     exit 1
   }
+  echo "$port" >"$dir/port"
 fi
+url="postgres://oef@127.0.0.1:$port/oef_test"
 
 if ! psql -h 127.0.0.1 -p "$port" -U oef -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'oef_test'" | grep -q 1; then
   psql -h 127.0.0.1 -p "$port" -U oef -d postgres -qc "CREATE DATABASE oef_test" >&2
