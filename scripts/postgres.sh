@@ -73,6 +73,10 @@ if ! run "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
 fi
 url="postgres://oef@127.0.0.1:$port/oef_test"
 
+# A cluster already running keeps its port (line 4 of postmaster.pid), whatever OEF_PG_PORT says.
+port="$(sed -n 4p "$data/postmaster.pid")"
+url="postgres://oef@127.0.0.1:$port/oef_test"
+
 if ! psql -h 127.0.0.1 -p "$port" -U oef -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'oef_test'" | grep -q 1; then
   psql -h 127.0.0.1 -p "$port" -U oef -d postgres -qc "CREATE DATABASE oef_test" >&2
 fi

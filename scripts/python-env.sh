@@ -5,15 +5,16 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${OEF_VENV:-$root/target/py-venv}"
-stamp="$venv/.oef-ready-1"
+stamp="$venv/.oef-ready-2"
 if [ ! -f "$stamp" ]; then
   mkdir -p "$(dirname "$venv")"
   exec 9>"$venv.lock"
   flock 9
   if [ ! -f "$stamp" ]; then
-    python3 -m venv "$venv" >&2
+    [ -x "$venv/bin/pip" ] || python3 -m venv "$venv" >&2
+    # grpcio-tools: the Python client of the platform service, generated from our protos.
     "$venv/bin/pip" install --quiet --disable-pip-version-check \
-      "deepomatic-oef==0.23.1" "protobuf>=6.31,<7" >&2
+      "deepomatic-oef==0.23.1" "protobuf>=6.31,<7" "grpcio>=1.71,<2" "grpcio-tools>=1.71,<2" >&2
     touch "$stamp"
   fi
 fi

@@ -1,0 +1,162 @@
+//! Load generator for LaunchExperiment on loopback, embedded SQLite (durable writes:
+//! WAL, synchronous=FULL, group commit). Prints:
+//!
+//! * throughput: distinct launches per second with many calls in flight, closed loop;
+//! * latency at a fixed rate (default 1000/s, open loop): p50, p99, max.
+//!
+//! `scripts/bench-platform.sh` runs it (`cargo bench -p oef-client --bench launch`). The server
+//! runs in this process on its own runtime; client and server share the machine's cores.
+//! Environment: `OEF_BENCH_SECONDS` (default 5), `OEF_BENCH_RATE` (1000), `OEF_BENCH_INFLIGHT`
+//! (128).
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicI32, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use oef_client::Client;
+use oef_proto::v1::{self, launch_experiment_request::Experiment};
+
+fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn request(seed: i32) -> v1::LaunchExperimentRequest {
+    v1::LaunchExperimentRequest {
+        dataset: "bench".into(),
+        experiment: Some(Experiment::File(v1::ExperimentFile {
+            format_version: 1,
+            architecture: "bench.arch".into(),
+            experiment: Some(v1::Experiment {
+                seed: Some(seed),
+                dataset: Some(Default::default()),
+                trainer: Some(Default::default()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // `cargo bench` passes `--bench`; a filter argument other than ours means "not us".
+    if std::env::args().skip(1).any(|a| !a.starts_with("--") && a != "launch") {
+        return Ok(());
+    }
+    // `cargo test --all-targets` runs this without `--bench`: a one-second smoke run then.
+    let benching = std::env::args().any(|a| a == "--bench");
+    let seconds: u64 = if benching { env("OEF_BENCH_SECONDS", 5) } else { 1 };
+    let rate: u64 = if benching { env("OEF_BENCH_RATE", 1000) } else { 100 };
+    let inflight: usize = env("OEF_BENCH_INFLIGHT", 128);
+    let dir = tempfile::tempdir()?;
+    let db = format!("sqlite://{}", dir.path().join("bench.db").display());
+
+    let server_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let (key, address) = server_rt.block_on(async {
+        let store = oef_platform::store::open(&db).await?;
+        let key = oef_platform::auth::create_api_key(store.as_ref(), "bench", "bench").await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let config = oef_platform::ServerConfig::new(db.clone());
+        tokio::spawn(oef_platform::serve(
+            config,
+            Arc::new(oef_platform::DefaultResolver),
+            listener,
+            std::future::pending(),
+        ));
+        Ok::<_, Box<dyn std::error::Error>>((key, address))
+    })?;
+
+    let client_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    client_rt.block_on(async move {
+        let url = format!("http://{address}");
+        let mut clients = Vec::new();
+        for _ in 0..4 {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                match Client::connect(&url, &key).await {
+                    Ok(c) => break clients.push(c),
+                    Err(e) if Instant::now() > deadline => return Err(e.into()),
+                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+        }
+        let seed = Arc::new(AtomicI32::new(0));
+        // Warm-up.
+        for i in 0..200 {
+            let mut c = clients[i % clients.len()].clone();
+            c.launch(request(seed.fetch_add(1, Ordering::Relaxed))).await?;
+        }
+
+        // Throughput, closed loop.
+        let done = Arc::new(AtomicU64::new(0));
+        let errors = Arc::new(AtomicU64::new(0));
+        let start = Instant::now();
+        let end = start + Duration::from_secs(seconds);
+        let mut tasks = Vec::new();
+        for i in 0..inflight {
+            let mut c = clients[i % clients.len()].clone();
+            let (seed, done, errors) = (seed.clone(), done.clone(), errors.clone());
+            tasks.push(tokio::spawn(async move {
+                while Instant::now() < end {
+                    match c.launch(request(seed.fetch_add(1, Ordering::Relaxed))).await {
+                        Ok(r) if r.created => done.fetch_add(1, Ordering::Relaxed),
+                        _ => errors.fetch_add(1, Ordering::Relaxed),
+                    };
+                }
+            }));
+        }
+        for t in tasks {
+            t.await?;
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        let n = done.load(Ordering::Relaxed);
+        println!(
+            "throughput: {:.0} LaunchExperiment/s ({n} launches in {elapsed:.1} s, {inflight} in flight, {} errors)",
+            n as f64 / elapsed,
+            errors.load(Ordering::Relaxed)
+        );
+
+        // Latency at a fixed rate, open loop.
+        let total = rate * seconds;
+        let interval = Duration::from_secs_f64(1.0 / rate as f64);
+        let start = Instant::now();
+        let mut handles = Vec::with_capacity(total as usize);
+        for i in 0..total {
+            let due = start + interval * u32::try_from(i).unwrap_or(u32::MAX);
+            tokio::time::sleep_until(due.into()).await;
+            let mut c = clients[i as usize % clients.len()].clone();
+            let s = seed.fetch_add(1, Ordering::Relaxed);
+            handles.push(tokio::spawn(async move {
+                let t = Instant::now();
+                let ok = c.launch(request(s)).await.is_ok();
+                (t.elapsed(), ok)
+            }));
+        }
+        let mut latencies = Vec::with_capacity(handles.len());
+        let mut failed = 0;
+        for h in handles {
+            let (latency, ok) = h.await?;
+            if !ok {
+                failed += 1;
+            }
+            latencies.push(latency);
+        }
+        let achieved = total as f64 / start.elapsed().as_secs_f64();
+        latencies.sort();
+        let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+        println!(
+            "latency at {rate}/s (achieved {achieved:.0}/s, {total} launches, {failed} errors): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            pct(0.50).as_secs_f64() * 1e3,
+            pct(0.99).as_secs_f64() * 1e3,
+            latencies.last().map(|d| d.as_secs_f64() * 1e3).unwrap_or_default(),
+        );
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })?;
+    drop(server_rt);
+    Ok(())
+}
