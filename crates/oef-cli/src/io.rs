@@ -113,3 +113,52 @@ pub fn split_assignment(arg: &str, what: &str) -> Result<(String, Option<String>
 pub fn parse_value(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_owned()))
 }
+
+/// Writes many files into one directory, each atomically, with one flush for all of them:
+/// every file goes to a temporary file first; [`BatchWriter::commit`] flushes them to disk
+/// (Linux: one `syncfs`; elsewhere one `fsync` each), renames them into place and flushes the
+/// directory. Until the commit, no destination file is touched; after it, every file is
+/// complete. Dropping an uncommitted batch removes its temporary files.
+pub struct BatchWriter {
+    dir: PathBuf,
+    pending: Vec<(tempfile::NamedTempFile, PathBuf)>,
+}
+
+impl BatchWriter {
+    /// A batch of files written into `dir`.
+    pub fn new(dir: &Path) -> Self {
+        Self { dir: dir.to_path_buf(), pending: Vec::new() }
+    }
+
+    /// Writes `bytes` to a temporary file that becomes `dir/name` on commit.
+    pub fn add(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        let mut file = tempfile::NamedTempFile::new_in(&self.dir)
+            .with_context(|| format!("{}: cannot create a temporary file", self.dir.display()))?;
+        let path = self.dir.join(name);
+        file.write_all(bytes).with_context(|| format!("{}: cannot write", path.display()))?;
+        #[cfg(not(target_os = "linux"))]
+        file.as_file().sync_all().with_context(|| format!("{}: cannot sync", path.display()))?;
+        self.pending.push((file, path));
+        Ok(())
+    }
+
+    /// Flushes, renames every file into place and flushes the directory.
+    pub fn commit(self) -> Result<usize> {
+        let dir = std::fs::File::open(&self.dir).with_context(|| format!("{}: cannot open", self.dir.display()))?;
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd as _;
+            // SAFETY: `dir` is an open descriptor for the duration of the call.
+            if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+                return Err(std::io::Error::last_os_error())
+                    .with_context(|| format!("{}: cannot flush", self.dir.display()));
+            }
+        }
+        let count = self.pending.len();
+        for (file, path) in self.pending {
+            file.persist(&path).with_context(|| format!("{}: cannot rename into place", path.display()))?;
+        }
+        dir.sync_all().with_context(|| format!("{}: cannot flush", self.dir.display()))?;
+        Ok(count)
+    }
+}

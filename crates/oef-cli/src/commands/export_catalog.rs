@@ -18,8 +18,8 @@ Examples:
       --set config_path=gs://bucket/dataset/config.prototxt
   oef export-catalog --format json -o catalog-json/ --set config_path=gs://b/c.prototxt
 
-Writes DIR/<key>.pb, .json or .pbtxt for each of the catalog's architectures, each file
-atomically. Exit status: 0 all written, 1 some architecture failed to build (the others are
+Writes DIR/<key>.pb, .json or .pbtxt for each of the catalog's architectures; each file is
+written whole or not at all (temporary files, one flush, renames). Exit status: 0 all written, 1 some architecture failed to build (the others are
 still written), 2 usage error.";
 
 /// Write the default experiment of every architecture, one file per key.
@@ -49,13 +49,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .with_context(|| format!("{}: cannot create directory", args.output.display()))?;
     let encoding: Encoding = args.format.into();
     let mut failures = Vec::new();
-    let mut written = 0usize;
+    let mut batch = io::BatchWriter::new(&args.output);
     for architecture in Catalog::global().iter() {
         match build::build_bytes(&architecture.key, &args.set, &[], args.format_version, encoding) {
             Ok(bytes) => {
-                let path = args.output.join(format!("{}.{}", architecture.key, encoding.extension()));
-                io::write_atomic(&path, &bytes)?;
-                written += 1;
+                batch.add(&format!("{}.{}", architecture.key, encoding.extension()), &bytes)?;
             }
             Err(error) if error.downcast_ref::<Failure>().is_some() => {
                 failures.push(format!("{}: {error}", architecture.key));
@@ -63,6 +61,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             Err(error) => return Err(error),
         }
     }
+    let written = batch.commit()?;
     for failure in &failures {
         eprintln!("error: {failure}");
     }
