@@ -133,7 +133,10 @@ mod sqlite {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(std::time::Duration::from_secs(10))
-            .foreign_keys(false);
+            .foreign_keys(false)
+            // Checkpoints run in the background (below), not inside a commit that a client
+            // waits for.
+            .pragma("wal_autocheckpoint", "0");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -141,9 +144,23 @@ mod sqlite {
             .await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options.read_only(true))
+            .connect_with(options.clone().read_only(true))
             .await?;
+        let checkpointer = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        tokio::spawn(checkpoint_loop(checkpointer, writer.clone()));
         Ok((writer, readers))
+    }
+
+    /// Copies the WAL into the database file every second (PASSIVE: never blocks the writer or
+    /// readers), until the store is dropped.
+    async fn checkpoint_loop(pool: sqlx::Pool<Db>, writer: sqlx::Pool<Db>) {
+        let mut ticks = tokio::time::interval(std::time::Duration::from_secs(1));
+        while !writer.is_closed() {
+            ticks.tick().await;
+            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+                tracing::warn!(%error, "WAL checkpoint failed");
+            }
+        }
     }
 
     include!("sql_impl.rs");

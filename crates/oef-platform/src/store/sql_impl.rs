@@ -293,6 +293,8 @@ async fn writer_loop(pool: sqlx::Pool<Db>, mut queue: mpsc::Receiver<Pending>, n
             let _ = pending.reply.send(result);
         }
     }
+    // Every handle is gone: close the connection (background tasks watching it stop).
+    pool.close().await;
 }
 
 /// Applies `batch` in one transaction; `Err` when a database error aborted it (nothing of it
