@@ -469,3 +469,44 @@ async fn sigkill_during_a_launch_storm_loses_no_acknowledged_launch() {
         assert!(total >= acked.len());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn architectures_and_build_experiment() {
+    let db = databases().remove(0);
+    let mut env = Env::new(&db).await;
+    let c = &mut env.client;
+    let all = c.list_architectures("").await.expect("architectures");
+    assert!(all.len() > 100, "{}", all.len());
+    let detection = c.list_architectures("image_detection").await.expect("detection");
+    assert!(!detection.is_empty() && detection.iter().all(|a| a.task == "image_detection"));
+
+    let key = "image_classification.pretraining_natural_rgb.softmax.efficientnet_b0";
+    let overrides: std::collections::BTreeMap<String, pbjson_types::Value> = [
+        ("config_path".to_owned(), pbjson_types::Value { kind: Some(pbjson_types::value::Kind::StringValue("gs://b/c.prototxt".into())) }),
+        ("batch_size".to_owned(), pbjson_types::Value { kind: Some(pbjson_types::value::Kind::NumberValue(16.0)) }),
+    ]
+    .into_iter()
+    .collect();
+    let arch = v1::ArchitectureExperiment { architecture: key.into(), overrides };
+    let built = c
+        .platform()
+        .build_experiment(v1::BuildExperimentRequest { experiment: Some(arch.clone()) })
+        .await
+        .expect("build")
+        .into_inner();
+    let file = built.file.expect("file");
+    assert_eq!(file.format_version, 1);
+    assert_eq!(file.architecture, key);
+    // Launching the same architecture and overrides, or the built file, gives that experiment id.
+    let mut request = launch("ds", 0);
+    request.experiment = Some(Experiment::Architecture(arch));
+    let launched = c.launch(request).await.expect("launch").training.expect("t");
+    assert_eq!(launched.experiment_id, built.experiment_id);
+    let mut request = launch("ds", 0);
+    request.experiment = Some(Experiment::File(file));
+    let again = c.launch(request).await.expect("launch file");
+    assert!(!again.created);
+    assert_eq!(again.training.expect("t").training_id, launched.training_id);
+    let bad = c.platform().build_experiment(v1::BuildExperimentRequest { experiment: None }).await.expect_err("empty");
+    assert_eq!(violations(&bad), ["experiment"]);
+}
