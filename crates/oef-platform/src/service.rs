@@ -55,6 +55,33 @@ impl Platform {
     }
 
     /// The organization of the request's API key.
+    /// Ends a leased training as succeeded or failed, with the worker's message.
+    async fn finish_training(
+        &self,
+        org: &str,
+        training_id: &str,
+        lease_id: &str,
+        message: &str,
+        succeeded: bool,
+    ) -> Result<v1::Training, Status> {
+        let mut violations = Vec::new();
+        lease_fields(&mut violations, training_id, lease_id);
+        max_len(&mut violations, "message", message, 4096);
+        check(violations)?;
+        let t = self
+            .inner
+            .store
+            .finish(org, training_id, lease_id, succeeded, message)
+            .await
+            .map_err(store_status)?;
+        if succeeded {
+            tracing::info!(training = %t.id, "succeeded");
+        } else {
+            tracing::info!(training = %t.id, message = %t.message, "failed");
+        }
+        Ok(training_message(&t))
+    }
+
     async fn org(&self, metadata: &MetadataMap) -> Result<String, Status> {
         let key = metadata
             .get(auth::API_KEY_HEADER)
@@ -563,18 +590,8 @@ impl WorkerService for Platform {
     ) -> Result<Response<v1::CompleteTrainingResponse>, Status> {
         let org = self.org(request.metadata()).await?;
         let r = request.into_inner();
-        let mut violations = Vec::new();
-        lease_fields(&mut violations, &r.training_id, &r.lease_id);
-        max_len(&mut violations, "message", &r.message, 4096);
-        check(violations)?;
-        let t = self
-            .inner
-            .store
-            .finish(&org, &r.training_id, &r.lease_id, true, &r.message)
-            .await
-            .map_err(store_status)?;
-        tracing::info!(training = %t.id, "succeeded");
-        Ok(Response::new(v1::CompleteTrainingResponse { training: Some(training_message(&t)) }))
+        let training = self.finish_training(&org, &r.training_id, &r.lease_id, &r.message, true).await?;
+        Ok(Response::new(v1::CompleteTrainingResponse { training: Some(training) }))
     }
 
     async fn fail_training(
@@ -583,17 +600,7 @@ impl WorkerService for Platform {
     ) -> Result<Response<v1::FailTrainingResponse>, Status> {
         let org = self.org(request.metadata()).await?;
         let r = request.into_inner();
-        let mut violations = Vec::new();
-        lease_fields(&mut violations, &r.training_id, &r.lease_id);
-        max_len(&mut violations, "message", &r.message, 4096);
-        check(violations)?;
-        let t = self
-            .inner
-            .store
-            .finish(&org, &r.training_id, &r.lease_id, false, &r.message)
-            .await
-            .map_err(store_status)?;
-        tracing::info!(training = %t.id, message = %t.message, "failed");
-        Ok(Response::new(v1::FailTrainingResponse { training: Some(training_message(&t)) }))
+        let training = self.finish_training(&org, &r.training_id, &r.lease_id, &r.message, false).await?;
+        Ok(Response::new(v1::FailTrainingResponse { training: Some(training) }))
     }
 }
