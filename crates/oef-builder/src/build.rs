@@ -117,18 +117,7 @@ pub(crate) fn sub_object<'a>(
     path: &Path<'_>,
     what: &str,
 ) -> Result<Option<&'a Map<String, Value>>, BuildError> {
-    match parent.and_then(|p| p.get(name)) {
-        None => Ok(None),
-        Some(Value::Object(o)) => Ok(Some(o)),
-        Some(other) => Err(BuildError::InvalidValue {
-            key: key.to_owned(),
-            path: path.to_string(),
-            reason: format!(
-                "{what} must be a dict for a message field, got {}",
-                py_repr(other)
-            ),
-        }),
-    }
+    as_object(key, parent.and_then(|p| p.get(name)), path, what)
 }
 
 /// A default or switch value for a message field: a dict, or absent.
