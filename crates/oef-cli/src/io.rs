@@ -121,7 +121,13 @@ pub fn parse_value(text: &str) -> serde_json::Value {
 /// complete. Dropping an uncommitted batch removes its temporary files.
 pub struct BatchWriter {
     dir: PathBuf,
-    pending: Vec<(tempfile::NamedTempFile, PathBuf)>,
+    pending: Vec<Staged>,
+}
+
+/// A file written to a temporary name in a [`BatchWriter`]'s directory, not yet in place.
+pub struct Staged {
+    file: tempfile::NamedTempFile,
+    path: PathBuf,
 }
 
 impl BatchWriter {
@@ -130,16 +136,21 @@ impl BatchWriter {
         Self { dir: dir.to_path_buf(), pending: Vec::new() }
     }
 
-    /// Writes `bytes` to a temporary file that becomes `dir/name` on commit.
-    pub fn add(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+    /// Writes `bytes` to a temporary file that becomes `dir/name` once [pushed](Self::push)
+    /// and committed. Takes `&self`, so several threads can stage files at once.
+    pub fn stage(&self, name: &str, bytes: &[u8]) -> Result<Staged> {
         let mut file = tempfile::NamedTempFile::new_in(&self.dir)
             .with_context(|| format!("{}: cannot create a temporary file", self.dir.display()))?;
         let path = self.dir.join(name);
         file.write_all(bytes).with_context(|| format!("{}: cannot write", path.display()))?;
         #[cfg(not(target_os = "linux"))]
         file.as_file().sync_all().with_context(|| format!("{}: cannot sync", path.display()))?;
-        self.pending.push((file, path));
-        Ok(())
+        Ok(Staged { file, path })
+    }
+
+    /// Adds a file staged with [`BatchWriter::stage`] to the batch.
+    pub fn push(&mut self, staged: Staged) {
+        self.pending.push(staged);
     }
 
     /// Flushes, renames every file into place and flushes the directory.
@@ -155,7 +166,7 @@ impl BatchWriter {
             }
         }
         let count = self.pending.len();
-        for (file, path) in self.pending {
+        for Staged { file, path } in self.pending {
             file.persist(&path).with_context(|| format!("{}: cannot rename into place", path.display()))?;
         }
         dir.sync_all().with_context(|| format!("{}: cannot flush", self.dir.display()))?;

@@ -16,6 +16,11 @@ use crate::v0::hyperparameter::HyperParameter;
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/oef_descriptor_set.bin"));
 
+/// [`FILE_DESCRIPTOR_SET`] without source info: the same files, messages and options, no
+/// comments. [`pool`] is built from it.
+pub const RUNTIME_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/oef_descriptor_set_runtime.bin"));
+
 /// Full name of the format v0 root message.
 pub const V0_EXPERIMENT: &str = "deepomatic.oef.experiment.Experiment";
 /// Full name of the format v1 experiment message.
@@ -34,10 +39,10 @@ pub const V1_ONEOF_SPACE_OPTION: &str = "oef.v1.oneof_space";
 static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
     // Invariant: the set was produced by protoc for this very build (see build.rs), and a test
     // (`descriptor_pool_loads`) decodes it; failing here is a build defect, not an input error.
-    DescriptorPool::decode(FILE_DESCRIPTOR_SET).expect("the embedded descriptor set is valid")
+    DescriptorPool::decode(RUNTIME_DESCRIPTOR_SET).expect("the embedded descriptor set is valid")
 });
 
-/// The reflection pool over [`FILE_DESCRIPTOR_SET`], built once.
+/// The reflection pool over [`RUNTIME_DESCRIPTOR_SET`] (no comments), built once.
 pub fn pool() -> &'static DescriptorPool {
     &POOL
 }
@@ -103,6 +108,33 @@ mod tests {
     #[test]
     fn descriptor_pool_loads() {
         assert!(pool().files().count() > 30);
+    }
+
+    #[test]
+    fn runtime_set_is_the_full_set_without_source_info() {
+        // Compared as dynamic messages, which keep extensions (the custom options) and
+        // unknown fields; prost-types would drop them and hide a loss.
+        let set = pool().get_message_by_name("google.protobuf.FileDescriptorSet").unwrap();
+        let mut full = DynamicMessage::decode(set.clone(), FILE_DESCRIPTOR_SET).unwrap();
+        let runtime = DynamicMessage::decode(set, RUNTIME_DESCRIPTOR_SET).unwrap();
+        let files = full.get_field_by_name_mut("file").unwrap().as_list_mut().unwrap();
+        let mut had_comments = false;
+        for file in files {
+            let file = file.as_message_mut().unwrap();
+            had_comments |= file.has_field_by_name("source_code_info");
+            file.clear_field_by_name("source_code_info");
+        }
+        assert!(had_comments, "the full set carries comments");
+        assert_eq!(full, runtime);
+        let options = |set: &[u8]| {
+            let pool = DescriptorPool::decode(set).unwrap();
+            pool.all_messages()
+                .flat_map(|m| m.fields().map(|f| f.options()).collect::<Vec<_>>())
+                .filter(|o| o.extensions().next().is_some())
+                .count()
+        };
+        assert!(options(RUNTIME_DESCRIPTOR_SET) > 0, "custom options survive");
+        assert_eq!(options(FILE_DESCRIPTOR_SET), options(RUNTIME_DESCRIPTOR_SET));
     }
 
     #[test]

@@ -1,9 +1,13 @@
 //! `oef export-catalog`: the default experiment of every architecture, one file per key.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{
+    path::PathBuf,
+    process::ExitCode,
+    sync::atomic::{AtomicUsize, Ordering},
+};
 
 use anyhow::{Context, Result};
-use oef_catalog::Catalog;
+use oef_catalog::{Architecture, Catalog};
 use oef_proto::codec::Encoding;
 
 use crate::{
@@ -43,22 +47,41 @@ pub struct Args {
     pub set: Vec<String>,
 }
 
-/// Runs `oef export-catalog`.
+/// Runs `oef export-catalog`: the architectures are built and staged by one worker thread per
+/// CPU, then committed together (one flush, renames).
 pub fn run(args: Args) -> Result<ExitCode> {
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("{}: cannot create directory", args.output.display()))?;
     let encoding: Encoding = args.format.into();
-    let mut failures = Vec::new();
+    let architectures: Vec<&Architecture> = Catalog::global().iter().collect();
     let mut batch = io::BatchWriter::new(&args.output);
-    for architecture in Catalog::global().iter() {
-        match build::build_bytes(&architecture.key, &args.set, &[], args.format_version, encoding) {
-            Ok(bytes) => {
-                batch.add(&format!("{}.{}", architecture.key, encoding.extension()), &bytes)?;
-            }
-            Err(error) if error.downcast_ref::<Failure>().is_some() => {
-                failures.push(format!("{}: {error}", architecture.key));
-            }
-            Err(error) => return Err(error),
+    let next = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map_or(1, usize::from).min(architectures.len()).max(1);
+    let results: Vec<Result<Vec<(usize, Outcome)>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(architecture) = architectures.get(index) else { return Ok(done) };
+                        done.push((index, export_one(&batch, architecture, &args, encoding)?));
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
+    let mut outcomes = Vec::with_capacity(architectures.len());
+    for result in results {
+        outcomes.extend(result?);
+    }
+    outcomes.sort_by_key(|(index, _)| *index);
+    let mut failures = Vec::new();
+    for (_, outcome) in outcomes {
+        match outcome {
+            Outcome::Staged(staged) => batch.push(staged),
+            Outcome::Failed(message) => failures.push(message),
         }
     }
     let written = batch.commit()?;
@@ -67,4 +90,27 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     eprintln!("wrote {written} files to {}, {} failed", args.output.display(), failures.len());
     Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// What became of one architecture.
+enum Outcome {
+    /// Built and written to a temporary file.
+    Staged(io::Staged),
+    /// Did not build: `key: reason`.
+    Failed(String),
+}
+
+/// Builds one architecture's experiment and stages its file; a build error is an outcome, an
+/// I/O error ends the command.
+fn export_one(batch: &io::BatchWriter, architecture: &Architecture, args: &Args, encoding: Encoding) -> Result<Outcome> {
+    match build::build_bytes(&architecture.key, &args.set, &[], args.format_version, encoding) {
+        Ok(bytes) => {
+            let name = format!("{}.{}", architecture.key, encoding.extension());
+            Ok(Outcome::Staged(batch.stage(&name, &bytes)?))
+        }
+        Err(error) if error.downcast_ref::<Failure>().is_some() => {
+            Ok(Outcome::Failed(format!("{}: {error}", architecture.key)))
+        }
+        Err(error) => Err(error),
+    }
 }
