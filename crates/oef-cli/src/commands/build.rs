@@ -108,6 +108,23 @@ pub fn build_bytes(
     }
 }
 
+/// Loads what a build needs, in parallel: the builder's schema (the descriptor pool) and, for
+/// format v1, the migration snapshots on a second thread, the catalog on this one. Each is
+/// loaded once per process (lazily); doing it here only overlaps the waits, and a failure is
+/// left to the first real use to report.
+pub fn load_schemas_and_catalog(format_version: u32) {
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let _ = oef_builder::schema::Schema::v0();
+            if format_version >= 1 {
+                let _ = snapshot::root_message(0);
+                let _ = snapshot::root_message(1);
+            }
+        });
+        let _ = oef_catalog::Catalog::global();
+    });
+}
+
 /// The one architecture a build comes from: v0 → v1 records this key without inference.
 struct Built {
     key: String,
@@ -157,6 +174,7 @@ pub fn to_v1_file(key: &str, experiment: &v0::Experiment) -> Result<Document> {
 /// Runs `oef build`.
 pub fn run(args: Args) -> Result<ExitCode> {
     let encoding = io::output_encoding(args.format, args.output.as_deref())?;
+    load_schemas_and_catalog(args.format_version);
     let bytes = build_bytes(&args.key, &args.set, &args.hp, args.format_version, encoding)?;
     io::write_output(args.output.as_deref(), &bytes)?;
     Ok(ExitCode::SUCCESS)

@@ -53,6 +53,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("{}: cannot create directory", args.output.display()))?;
     let encoding: Encoding = args.format.into();
+    build::load_schemas_and_catalog(args.format_version);
     let architectures: Vec<&Architecture> = Catalog::global().iter().collect();
     let mut batch = io::BatchWriter::new(&args.output);
     let next = AtomicUsize::new(0);
