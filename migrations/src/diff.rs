@@ -5,6 +5,9 @@
 //! envelope's own fields keep their names (`architecture`, `migrations[0].source_sha256`, …).
 //! Enum values compare by name without the v1 prefix, case-insensitively, so a value that only
 //! changed spelling between versions is not a change.
+//!
+//! Not `oef_proto::diff::flatten`: that one compares two messages of one schema (enum names as
+//! declared, no envelope); this one must line up a v0 `Experiment` with a v1 envelope.
 
 use std::collections::BTreeMap;
 

@@ -36,24 +36,7 @@ pub fn decode(bytes: &[u8]) -> Result<(Encoding, Document), MigrateError> {
     let desc = root(version)?;
     let context = || format!("{encoding} {}", desc.full_name());
     if version >= 1 {
-        let found = message.get_field_by_name("format_version").and_then(|v| v.as_u32());
-        if found != Some(version) {
-            return Err(CodecError::new(
-                context(),
-                CodecErrorKind::Unrecognized("format_version is missing or inconsistent".into()),
-            )
-            .into());
-        }
-        if let Some(field) = message.unknown_fields().find(|f| (1..=15).contains(&f.number())) {
-            return Err(CodecError::new(
-                context(),
-                CodecErrorKind::Unrecognized(format!(
-                    "field {} is reserved in an ExperimentFile",
-                    field.number()
-                )),
-            )
-            .into());
-        }
+        codec::check_envelope(&message, version).map_err(|kind| CodecError::new(context(), kind))?;
     }
     let missing = missing_required(&message);
     if !missing.is_empty() {

@@ -306,6 +306,23 @@ fn envelope_version(message: &DynamicMessage) -> u32 {
     message.get_field_by_name("format_version").and_then(|v| v.as_u32()).unwrap_or(0)
 }
 
+/// The checks every decoded v1+ envelope (`ExperimentFile`) must pass, whoever decoded it:
+/// no field in the reserved range 1–15 (those numbers are v0 `Experiment` fields, so such a
+/// field means v0 content), and `format_version` equal to `version`. The error names the field.
+pub fn check_envelope(message: &DynamicMessage, version: u32) -> Result<(), CodecErrorKind> {
+    if let Some(field) = message.unknown_fields().find(|f| (1..=15).contains(&f.number())) {
+        return Err(CodecErrorKind::Unrecognized(format!(
+            "field {} is reserved in an ExperimentFile (it is a v0 Experiment field)",
+            field.number()
+        )));
+    }
+    let found = envelope_version(message);
+    if found != version {
+        return Err(CodecErrorKind::WrongVersion { expected: version, found });
+    }
+    Ok(())
+}
+
 /// Decodes any OEF content losslessly: detects encoding and version, parses, checks that the
 /// version is supported and that required fields are present. Returns the root message
 /// (`Experiment` for v0, `ExperimentFile` for v1).
@@ -331,11 +348,8 @@ pub fn decode(bytes: &[u8]) -> Result<(Detected, DynamicMessage), CodecError> {
             .map_err(|e| CodecError::new(context(), CodecErrorKind::Json(e.to_string())))?,
         Parsed::Text(message) => message,
     };
-    if detected.version >= FORMAT_V1 && envelope_version(&message) != detected.version {
-        return Err(CodecError::new(
-            context(),
-            CodecErrorKind::Unrecognized("format_version is missing or inconsistent".into()),
-        ));
+    if detected.version >= FORMAT_V1 {
+        check_envelope(&message, detected.version).map_err(|kind| CodecError::new(context(), kind))?;
     }
     check_required(&message).map_err(|kind| CodecError::new(context(), kind))?;
     Ok((detected, message))
@@ -523,22 +537,8 @@ pub fn decode_v1_file(bytes: &[u8], encoding: Encoding) -> Result<v1::Experiment
             ));
         }
     }
-    if let Some(field) = message.unknown_fields().find(|f| (1..=15).contains(&f.number())) {
-        return Err(CodecError::new(
-            format!("{encoding} {V1_EXPERIMENT_FILE}"),
-            CodecErrorKind::Unrecognized(format!(
-                "field {} is reserved in a v1 ExperimentFile (it is a v0 Experiment field)",
-                field.number()
-            )),
-        ));
-    }
-    let found = envelope_version(&message);
-    if found != FORMAT_V1 {
-        return Err(CodecError::new(
-            format!("{encoding} {V1_EXPERIMENT_FILE}"),
-            CodecErrorKind::WrongVersion { expected: FORMAT_V1, found },
-        ));
-    }
+    check_envelope(&message, FORMAT_V1)
+        .map_err(|kind| CodecError::new(format!("{encoding} {V1_EXPERIMENT_FILE}"), kind))?;
     typed_from_dynamic(&message)
 }
 

@@ -136,3 +136,21 @@ proptest! {
         never_both(&bytes);
     }
 }
+
+#[test]
+fn a_reserved_field_or_another_version_fails_the_envelope_check() {
+    let golden = common::defaults().into_iter().next().unwrap();
+    let mut bytes = codec::encode_v1_file(&envelope(&golden), Encoding::Binary).unwrap();
+    // Field 5 (length-delimited, empty): a number reserved in an ExperimentFile.
+    bytes.extend_from_slice(&[5 << 3 | 2, 0]);
+    // Detection already refuses it; decode_v1_file, told the encoding, checks the envelope.
+    assert!(codec::detect(&bytes).is_err());
+    assert!(codec::decode(&bytes).is_err());
+    let err = codec::decode_v1_file(&bytes, Encoding::Binary).unwrap_err();
+    assert!(
+        matches!(&err.kind, CodecErrorKind::Unrecognized(reason) if reason.contains("field 5 is reserved")),
+        "{err}"
+    );
+    let err = codec::check_envelope(&codec::decode(&bytes[..bytes.len() - 2]).unwrap().1, 2).unwrap_err();
+    assert_eq!(err, CodecErrorKind::WrongVersion { expected: 2, found: 1 });
+}
