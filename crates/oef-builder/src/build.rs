@@ -193,6 +193,9 @@ pub(crate) struct BuildPass<'s, 'a> {
     /// Whether default-only subtrees may be shared across builds (catalog architectures,
     /// whose data is `'static`).
     pub(crate) share_defaults: bool,
+    /// Whether the pass is inside a default-only subtree that will be cached whole: subtrees
+    /// below it are not cached on their own (they would only repeat its bytes).
+    pub(crate) in_shared: bool,
 }
 
 impl<'a> BuildPass<'_, 'a> {
@@ -328,10 +331,15 @@ impl<'a> BuildPass<'_, 'a> {
                         );
                         match node::cached(key) {
                             Some(c) => Node::Cached(c),
+                            // The enclosing shared subtree caches this one within its bytes.
+                            None if self.in_shared => {
+                                self.run(child, sub_defaults, sub_switch, sub, &here)?
+                            }
                             None => {
-                                let fresh =
-                                    self.run(child, sub_defaults, sub_switch, sub, &here)?;
-                                node::store(schema, key, fresh)
+                                self.in_shared = true;
+                                let fresh = self.run(child, sub_defaults, sub_switch, sub, &here);
+                                self.in_shared = false;
+                                node::store(schema, key, fresh?)
                             }
                         }
                     } else {

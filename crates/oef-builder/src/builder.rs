@@ -194,6 +194,7 @@ impl ExperimentBuilder {
             tracker: Tracker::new(names),
             reach,
             share_defaults,
+            in_shared: false,
         };
         let mut root = pass.run(0, Some(defaults), Some(&activated), kwargs, &Path::ROOT)?;
 
