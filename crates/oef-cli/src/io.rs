@@ -103,7 +103,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Splits `NAME=VALUE` at the first `=`; NAME is kept exactly (no trimming).
 pub fn split_assignment(arg: &str, what: &str) -> Result<(String, Option<String>)> {
     match arg.split_once('=') {
-        Some((name, _)) if name.is_empty() => Err(Usage(format!("{what} {arg:?}: empty name")).into()),
+        Some(("", _)) => Err(Usage(format!("{what} {arg:?}: empty name")).into()),
         Some((name, value)) => Ok((name.to_owned(), Some(value.to_owned()))),
         None => Ok((arg.to_owned(), None)),
     }
