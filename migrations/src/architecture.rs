@@ -159,9 +159,40 @@ struct Built {
     /// Number of leaf paths of each key's default.
     sizes: Vec<u32>,
     /// Leaf path hash → keys whose default has that path.
-    paths: HashMap<u64, Vec<u16>>,
+    paths: HashMap<u64, Postings>,
     /// (path, value) hash → keys whose default has that path with that value.
-    pairs: HashMap<u64, Vec<u16>>,
+    pairs: HashMap<u64, Postings>,
+}
+
+/// The keys that have a path (or a path with a value). Most paths are in most defaults, so a
+/// list longer than half the keys is stored as its complement: counting a file's leaf then
+/// touches the few keys that lack it instead of the many that have it.
+#[derive(Debug)]
+enum Postings {
+    /// These keys have it.
+    Keys(Vec<u16>),
+    /// Every key but these has it.
+    AllBut(Vec<u16>),
+}
+
+impl Postings {
+    /// `keys` (sorted, distinct) out of `total`, in the shorter form.
+    fn new(keys: Vec<u16>, total: usize) -> Self {
+        if keys.len() * 2 <= total {
+            return Postings::Keys(keys);
+        }
+        let mut have = keys.into_iter().peekable();
+        let mut lack = Vec::new();
+        for k in 0..total {
+            let k = u16::try_from(k).unwrap_or(u16::MAX);
+            if have.peek() == Some(&k) {
+                have.next();
+            } else {
+                lack.push(k);
+            }
+        }
+        Postings::AllBut(lack)
+    }
 }
 
 impl ArchitectureIndex {
@@ -245,24 +276,35 @@ const PLAUSIBLE_FRACTION: usize = 2;
 fn distances(built: &Built, experiment: &DynamicMessage) -> Vec<usize> {
     let mut leaves = Vec::with_capacity(256);
     collect_leaves(experiment, SEED, &mut leaves);
-    let mut shared = vec![0u32; built.keys.len()];
+    // shared(k) = everyone + adjust[k]: `AllBut` postings count for every key once and are
+    // taken back from the keys they list.
+    let mut adjust = vec![0i64; built.keys.len()];
+    let mut everyone = 0i64;
     for (path, pair) in &leaves {
-        if let Some(keys) = built.paths.get(path) {
-            for &k in keys {
-                shared[usize::from(k)] += 1;
-            }
-        }
-        if let Some(keys) = built.pairs.get(pair) {
-            for &k in keys {
-                shared[usize::from(k)] += 1;
+        for postings in [built.paths.get(path), built.pairs.get(pair)].into_iter().flatten() {
+            match postings {
+                Postings::Keys(keys) => {
+                    for &k in keys {
+                        adjust[usize::from(k)] += 1;
+                    }
+                }
+                Postings::AllBut(keys) => {
+                    everyone += 1;
+                    for &k in keys {
+                        adjust[usize::from(k)] -= 1;
+                    }
+                }
             }
         }
     }
     let own = leaves.len();
-    shared
+    adjust
         .iter()
         .zip(&built.sizes)
-        .map(|(shared, size)| (own + *size as usize).saturating_sub(*shared as usize))
+        .map(|(adjust, size)| {
+            let shared = usize::try_from(everyone + adjust).unwrap_or(0);
+            (own + *size as usize).saturating_sub(shared)
+        })
         .collect()
 }
 
@@ -285,6 +327,8 @@ fn build(provider: &dyn ArchitectureDefaults) -> Result<Built, ArchitectureError
         pairs: HashMap::new(),
     };
     let mut leaves = Vec::new();
+    let mut paths: HashMap<u64, Vec<u16>> = HashMap::new();
+    let mut pairs: HashMap<u64, Vec<u16>> = HashMap::new();
     for (i, (key, experiment)) in defaults.into_iter().enumerate() {
         let message = DynamicMessage::decode(desc.clone(), experiment.encode_to_vec().as_slice())
             .map_err(|e| ArchitectureError::Defaults(format!("{key}: {e}")))?;
@@ -292,12 +336,25 @@ fn build(provider: &dyn ArchitectureDefaults) -> Result<Built, ArchitectureError
         collect_leaves(&message, SEED, &mut leaves);
         let i = u16::try_from(i).unwrap_or(u16::MAX);
         for (path, pair) in &leaves {
-            built.paths.entry(*path).or_default().push(i);
-            built.pairs.entry(*pair).or_default().push(i);
+            paths.entry(*path).or_default().push(i);
+            pairs.entry(*pair).or_default().push(i);
         }
         built.keys.push(key);
         built.sizes.push(u32::try_from(leaves.len()).unwrap_or(u32::MAX));
     }
+    let total = built.keys.len();
+    // A path can occur twice in one default (never in practice: paths are unique leaves), so
+    // lists are deduplicated before the complement is taken.
+    let postings = |map: HashMap<u64, Vec<u16>>| {
+        map.into_iter()
+            .map(|(hash, mut keys)| {
+                keys.dedup();
+                (hash, Postings::new(keys, total))
+            })
+            .collect()
+    };
+    built.paths = postings(paths);
+    built.pairs = postings(pairs);
     Ok(built)
 }
 
