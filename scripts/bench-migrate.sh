@@ -4,6 +4,10 @@
 # tree, `cp -r` and `oef-migrate --to 1 --out-dir` (release build). Prints files/s and the ratio.
 #
 #   scripts/bench-migrate.sh [N] [JOBS]     (JOBS: oef-migrate --jobs; default: its own default)
+#
+# The tree goes under $TMPDIR (default /tmp). TMPDIR=/dev/shm (tmpfs) measures the programs; on
+# a journal-less ext4 disk, file creation slows down after many recent deletions, so `cp -r`
+# and oef-migrate each swing by several times from one run to the next.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100000}
