@@ -56,19 +56,21 @@ pub(crate) fn binary(message: &DynamicMessage) -> Vec<u8> {
     out
 }
 
-/// Whether `message` has a set field holding messages (a sub-message, a list or map of them).
-fn has_sub_messages(message: &DynamicMessage) -> bool {
+/// Whether `message` itself (not looking deeper) has a field that `encode_raw` would not write
+/// as `binary_into` must: a field holding messages (a sub-message, a list or map of them), or a
+/// map of two or more entries (written in key order here).
+fn writes_piecewise(message: &DynamicMessage) -> bool {
     message.fields().any(|(field, value)| match value {
         Value::Message(_) => true,
         Value::List(items) => !items.is_empty() && matches!(field.kind(), Kind::Message(_)),
-        Value::Map(entries) => !entries.is_empty() && entries.values().any(|v| matches!(v, Value::Message(_))),
+        Value::Map(entries) => entries.len() > 1 || entries.values().any(|v| matches!(v, Value::Message(_))),
         _ => false,
     })
 }
 
 /// Appends `message` to `out`; `spare` holds buffers for sub-messages, reused across calls.
 fn binary_into(message: &DynamicMessage, out: &mut Vec<u8>, spare: &mut Vec<Vec<u8>>) {
-    if message.extensions().next().is_some() || !(needs_sorting(message) || has_sub_messages(message)) {
+    if message.extensions().next().is_some() || !writes_piecewise(message) {
         // Nothing nested to measure twice (or extensions, which are left to prost-reflect):
         // `encode_raw` writes it as is.
         message.encode_raw(out);
