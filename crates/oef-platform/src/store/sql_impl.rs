@@ -469,44 +469,9 @@ async fn launch_one(conn: &mut Conn, l: &NewLaunch, now: i64) -> Result<LaunchOu
     if inserted == 0 {
         return existing_launch(conn, l).await;
     }
-    sqlx::query("INSERT INTO experiments (experiment_id, file) VALUES ($1, $2) ON CONFLICT (experiment_id) DO NOTHING")
-        .bind(l.experiment_id.as_str())
-        .bind(l.file.as_slice())
-        .execute(&mut *conn)
-        .await?;
     let t = new_record(l, id, now);
-    sqlx::query(&format!(
-        "INSERT INTO trainings ({COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
-    ))
-    .bind(t.id.as_str())
-    .bind(t.org.as_str())
-    .bind(t.dataset.as_str())
-    .bind(t.view_id.as_str())
-    .bind(t.experiment_id.as_str())
-    .bind(t.architecture.as_str())
-    .bind(t.tags.join("\n"))
-    .bind(i64::from(t.status))
-    .bind("")
-    .bind(0i64)
-    .bind("")
-    .bind("")
-    .bind(None::<i64>)
-    .bind(1i64)
-    .bind(t.request_id.as_deref())
-    .bind(now)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    for tag in &t.tags {
-        sqlx::query("INSERT INTO training_tags (tag, training_id) VALUES ($1, $2)")
-            .bind(tag.as_str())
-            .bind(t.id.as_str())
-            .execute(&mut *conn)
-            .await?;
-    }
-    let launched = EventKind::Status { from: 0, to: QUEUED, message: String::new(), worker_id: String::new() };
-    insert_event(conn, &t.id, 1, now, &launched).await?;
+    let files = std::collections::HashMap::from([(l.experiment_id.as_str(), l.file.as_slice())]);
+    insert_created(conn, std::slice::from_ref(&t), &files, now).await?;
     Ok(LaunchOutcome { training: t, created: true })
 }
 
@@ -599,6 +564,36 @@ async fn launch_many(
     let files: std::collections::HashMap<&str, &[u8]> =
         launches.iter().map(|l| (l.experiment_id.as_str(), l.file.as_slice())).collect();
 
+    insert_created(conn, &new, &files, now).await?;
+
+    let mut new = new.into_iter();
+    let mut outcomes = Vec::with_capacity(launches.len());
+    for (l, id) in launches.iter().zip(&ids) {
+        if created.contains(id) {
+            let training = new.next().ok_or_else(unexpected)?;
+            outcomes.push(Ok(LaunchOutcome { training, created: true }));
+        } else {
+            match existing_launch(conn, l).await {
+                Err(error @ (StoreError::Database(_) | StoreError::Migrate(_))) => return Err(error),
+                outcome => outcomes.push(outcome),
+            }
+        }
+    }
+    Ok(Some(outcomes))
+}
+
+/// Inserts what a launch creates, for each record of `new` (created at `now`): its experiment
+/// (`files` by experiment id; kept if already stored), the training row, its tags and its first
+/// event (queued). A few multi-row statements per [`ROWS_PER_INSERT`] records.
+async fn insert_created(
+    conn: &mut Conn,
+    new: &[TrainingRecord],
+    files: &std::collections::HashMap<&str, &[u8]>,
+    now: i64,
+) -> Result<(), StoreError> {
+    // One-row statements always have the same text: worth keeping prepared. Multi-row ones vary
+    // with the row count and would only churn the statement cache.
+    let persistent = new.len() == 1;
     for chunk in new.chunks(ROWS_PER_INSERT) {
         let mut seen = std::collections::HashSet::new();
         let experiments: Vec<&str> =
@@ -608,7 +603,7 @@ async fn launch_many(
             row.push_bind(*id).push_bind(files.get(id).copied().unwrap_or_default());
         });
         insert.push(" ON CONFLICT (experiment_id) DO NOTHING");
-        insert.build().persistent(false).execute(&mut *conn).await?;
+        insert.build().persistent(persistent).execute(&mut *conn).await?;
 
         let mut insert = sqlx::QueryBuilder::<Db>::new(format!("INSERT INTO trainings ({COLUMNS}) "));
         insert.push_values(chunk, |mut row, t| {
@@ -626,11 +621,11 @@ async fn launch_many(
                 .push_bind("")
                 .push_bind(None::<i64>)
                 .push_bind(1i64)
-                .push_bind(None::<String>)
+                .push_bind(t.request_id.as_deref())
                 .push_bind(now)
                 .push_bind(now);
         });
-        insert.build().persistent(false).execute(&mut *conn).await?;
+        insert.build().persistent(persistent).execute(&mut *conn).await?;
 
         let tags: Vec<(&str, &str)> =
             chunk.iter().flat_map(|t| t.tags.iter().map(|tag| (tag.as_str(), t.id.as_str()))).collect();
@@ -639,7 +634,7 @@ async fn launch_many(
             insert.push_values(tags, |mut row, (tag, id)| {
                 row.push_bind(*tag).push_bind(*id);
             });
-            insert.build().persistent(false).execute(&mut *conn).await?;
+            insert.build().persistent(persistent).execute(&mut *conn).await?;
         }
 
         let mut insert = sqlx::QueryBuilder::<Db>::new(
@@ -659,23 +654,9 @@ async fn launch_many(
                 .push_bind(0i64)
                 .push_bind(0f64);
         });
-        insert.build().persistent(false).execute(&mut *conn).await?;
+        insert.build().persistent(persistent).execute(&mut *conn).await?;
     }
-
-    let mut new = new.into_iter();
-    let mut outcomes = Vec::with_capacity(launches.len());
-    for (l, id) in launches.iter().zip(&ids) {
-        if created.contains(id) {
-            let training = new.next().ok_or_else(unexpected)?;
-            outcomes.push(Ok(LaunchOutcome { training, created: true }));
-        } else {
-            match existing_launch(conn, l).await {
-                Err(error @ (StoreError::Database(_) | StoreError::Migrate(_))) => return Err(error),
-                outcome => outcomes.push(outcome),
-            }
-        }
-    }
-    Ok(Some(outcomes))
+    Ok(())
 }
 
 /// The running training `id` of `org` if `lease_id` is its current, unexpired lease.
