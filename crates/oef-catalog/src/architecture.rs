@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::LazyJson;
+
 /// One architecture: the defaults an experiment starts from, and its switches.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Architecture {
@@ -12,8 +14,9 @@ pub struct Architecture {
     /// A human-readable name (e.g. `SSD - MobileNet V1`).
     pub display_name: String,
     /// Default values, a nested JSON object shaped like the v0 `Experiment` message
-    /// (field names as in the `.proto` files, enums by name).
-    pub default_args: Value,
+    /// (field names as in the `.proto` files, enums by name). Reads as a [`Value`]; the
+    /// catalog's entries are parsed on first read.
+    pub default_args: LazyJson,
     /// Values applied when a oneof member is selected, in catalog order.
     #[serde(default)]
     pub switch_args: Vec<Switch>,

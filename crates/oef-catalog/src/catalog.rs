@@ -6,9 +6,9 @@ use std::{
 };
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
-use crate::{Architecture, CatalogError, Switch, edit_distance, legacy_key};
+use crate::{Architecture, CatalogError, LazyJson, Switch, edit_distance, legacy_key};
 
 /// The embedded catalog files: `(task family, JSON text)`. Each file is an object mapping
 /// architecture keys (sorted) to `{display_name, default_args, switch_args}`.
@@ -36,7 +36,8 @@ const SUGGESTIONS: usize = 3;
 #[serde(deny_unknown_fields)]
 struct Entry {
     display_name: String,
-    default_args: Value,
+    /// Kept as text: parsed on first use ([`LazyJson`]).
+    default_args: Box<RawValue>,
     #[serde(default)]
     switch_args: Vec<Switch>,
 }
@@ -50,8 +51,9 @@ pub struct Catalog {
 
 static GLOBAL: LazyLock<Catalog> = LazyLock::new(|| {
     // Invariant: the embedded files are checked by this crate's tests (`embedded_catalog_parses`
-    // and the schema validation); a failure here is a build defect, not an input error.
-    Catalog::from_sources(SOURCES).unwrap_or_else(|e| panic!("embedded catalog is invalid: {e}"))
+    // and the schema validation); a failure here is a build defect, not an input error. The
+    // entries' `default_args` are parsed on first use (each entry's text was checked here).
+    Catalog::split_sources(SOURCES).unwrap_or_else(|e| panic!("embedded catalog is invalid: {e}"))
 });
 
 /// Selects architectures by key part; `None` matches anything.
@@ -84,9 +86,22 @@ impl Catalog {
         &GLOBAL
     }
 
-    /// Parses catalog files (`(task family, JSON text)` pairs, as in [`SOURCES`]).
-    /// A key present in two files is an error.
+    /// Parses catalog files (`(task family, JSON text)` pairs, as in [`SOURCES`]), every entry
+    /// whole. A key present in two files is an error.
     pub fn from_sources(sources: &[(&str, &str)]) -> Result<Catalog, String> {
+        let catalog = Catalog::split_sources(sources)?;
+        for architecture in &catalog.architectures {
+            architecture
+                .default_args
+                .try_parse()
+                .map_err(|e| format!("{}: default_args: {e}", architecture.key))?;
+        }
+        Ok(catalog)
+    }
+
+    /// Splits catalog files into entries, each checked as JSON text, with `default_args` left
+    /// unparsed ([`LazyJson`]). A key present in two files is an error.
+    fn split_sources(sources: &[(&str, &str)]) -> Result<Catalog, String> {
         // The files are parsed on scoped threads, one per file: the catalog is parsed at the
         // start of every `oef` command that needs it, and this halves that wait on 2 cores.
         let parsed: Vec<Result<BTreeMap<String, Entry>, String>> = std::thread::scope(|scope| {
@@ -117,7 +132,7 @@ impl Catalog {
             .map(|(key, e)| Architecture {
                 key,
                 display_name: e.display_name,
-                default_args: e.default_args,
+                default_args: LazyJson::from_raw(e.default_args),
                 switch_args: e.switch_args,
             })
             .collect();

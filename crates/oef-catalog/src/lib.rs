@@ -5,12 +5,14 @@
 //! like the v0 `Experiment`) and `switch_args` (values applied when a oneof member is
 //! selected). The 404 architectures of `deepomatic-oef` 0.23.1 are project data, not code: they
 //! live in `catalog/<task>.json` (one file per task family) and are embedded in the binary at
-//! build time, parsed once on first use.
+//! build time. Entries are split when the catalog is first used; each entry's `default_args`
+//! is parsed when first read ([`LazyJson`]), so a command that needs one architecture parses one.
 //!
 //! * [`Catalog`]: the parsed catalog ([`Catalog::global`]), lookup with the reference's
 //!   backward-compatible key reordering ([`Catalog::get`]), iteration and [`Filter`]s,
 //!   suggestions by edit distance ([`Catalog::closest`]).
 //! * [`Architecture`], [`Switch`]: one entry, typed.
+//! * [`LazyJson`]: a JSON value parsed from its text on first read.
 //! * [`CatalogError`]: what can go wrong (an unknown key, with the closest keys).
 
 #![warn(missing_docs)]
@@ -19,8 +21,10 @@ mod architecture;
 mod catalog;
 mod error;
 mod key;
+mod lazy;
 
 pub use architecture::{Architecture, Switch};
 pub use catalog::{Catalog, Filter, SOURCES};
 pub use error::CatalogError;
 pub use key::{edit_distance, legacy_key};
+pub use lazy::LazyJson;

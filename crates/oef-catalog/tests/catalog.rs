@@ -65,6 +65,32 @@ fn lookup_and_legacy_keys() {
 }
 
 #[test]
+fn from_sources_checks_every_entry_and_global_parses_on_first_read() {
+    let good = r#"{"t.p.m.b": {"display_name": "B", "default_args": {"trainer": {"batch_size": 8}}}}"#;
+    let catalog = Catalog::from_sources(&[("t", good)]).unwrap();
+    assert_eq!(catalog.get("t.p.m.b").unwrap().default_args["trainer"]["batch_size"], 8);
+
+    // Valid JSON text that is no serde_json value (a number beyond f64): named with its key.
+    let bad = r#"{"t.p.m.b": {"display_name": "B", "default_args": {"x": 1e999}}}"#;
+    let err = Catalog::from_sources(&[("t", bad)]).unwrap_err();
+    assert!(err.starts_with("t.p.m.b: default_args:"), "{err}");
+    let broken = r#"{"t.p.m.b": {"display_name": "B", "default_args": {"x": }}}"#;
+    let err = Catalog::from_sources(&[("t", broken)]).unwrap_err();
+    assert!(err.starts_with("catalog/t.json:"), "{err}");
+
+    // The embedded catalog leaves an entry's defaults as text until they are read.
+    let entry = Catalog::global()
+        .get_exact("image_ocr.pretraining_none.attention.inception_v3")
+        .unwrap();
+    let copy = entry.clone();
+    // (Another test in the same process may have read this entry already.)
+    assert!(entry.default_args.is_parsed() || !copy.default_args.is_parsed());
+    assert!(copy.default_args.is_object());
+    assert!(copy.default_args.is_parsed());
+    assert_eq!(copy, *entry);
+}
+
+#[test]
 fn filters() {
     let catalog = Catalog::global();
     assert_eq!(catalog.by_task("image_classification").count(), 138);
@@ -270,7 +296,7 @@ fn every_switched_oneof_has_a_default_member() {
             let segments: Vec<&str> = switch.field.split('.').collect();
             let (oneof, parents) = segments.split_last().unwrap();
             let mut desc = oef_proto::descriptor::v0_experiment();
-            let mut value = &a.default_args;
+            let mut value: &Value = &a.default_args;
             for segment in parents {
                 value = value.get(segment).unwrap_or(&Value::Null);
                 let Kind::Message(m) = desc.get_field_by_name(segment).unwrap().kind() else {

@@ -97,6 +97,17 @@ pub fn build_bytes(
     encoding: codec::Encoding,
 ) -> Result<Vec<u8>> {
     let builder = ExperimentBuilder::new(key).map_err(|e| Failure(e.to_string()))?;
+    build_bytes_with(builder, set, hp, format_version, encoding)
+}
+
+/// [`build_bytes`] from a builder already made (e.g. from an owned architecture).
+pub fn build_bytes_with(
+    builder: ExperimentBuilder,
+    set: &[String],
+    hp: &[String],
+    format_version: u32,
+    encoding: codec::Encoding,
+) -> Result<Vec<u8>> {
     let builder = configure(builder, set, hp)?;
     let experiment = builder.build().map_err(|e| Failure(e.to_string()))?;
     match format_version {
