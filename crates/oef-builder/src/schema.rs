@@ -196,6 +196,17 @@ impl Schema {
         use prost_reflect::Value;
         let sep = |prefix: &str| if prefix.is_empty() { "" } else { "." };
         for (field, value) in message.fields() {
+            // Only messages can miss fields: scalars, and lists or maps of scalars (homogeneous),
+            // are skipped without touching the path.
+            let holds_messages = match value {
+                Value::Message(_) => true,
+                Value::List(items) => matches!(items.first(), Some(Value::Message(_))),
+                Value::Map(entries) => matches!(entries.values().next(), Some(Value::Message(_))),
+                _ => false,
+            };
+            if !holds_messages {
+                continue;
+            }
             let len = prefix.len();
             let dot = sep(prefix);
             prefix.push_str(dot);
