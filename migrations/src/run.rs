@@ -33,11 +33,16 @@ use sha2::{Digest, Sha256};
 use crate::{
     MigrateError, Registry, StepContext, Tool,
     diff::{self, DiffSummary},
-    document,
+    document, snapshot,
 };
 
 /// Temporary files staged per thread before one flush and the renames.
 pub const BATCH: usize = 512;
+
+/// From this many input files, each of several worker threads decodes its own copy of the
+/// schema snapshots ([`snapshot::use_thread_pools`]): a few milliseconds per thread, repaid
+/// many times over a large run, not by a handful of files.
+const THREAD_POOLS_FROM: usize = 256;
 
 /// What to do with the files.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -330,6 +335,9 @@ pub fn run(
         let workers: Vec<_> = (0..jobs)
             .map(|_| {
                 scope.spawn(|| {
+                    if jobs > 1 && inputs.len() >= THREAD_POOLS_FROM {
+                        snapshot::use_thread_pools();
+                    }
                     let mut writer = Writer::default();
                     let mut done: Vec<FileReport> = Vec::new();
                     loop {

@@ -6,7 +6,7 @@ use common::{REGISTRY, context, defaults, overrides};
 use oef_migrations::{Document, document};
 use oef_proto::codec::Encoding;
 use prost::Message;
-use prost_reflect::{DynamicMessage, Value};
+use prost_reflect::{DynamicMessage, ReflectMessage, Value};
 
 fn round_trip(name: &str, bytes: &[u8]) -> (Document, Document, Document) {
     round_trip_as(name, bytes, None)
@@ -158,5 +158,41 @@ fn catalog_defaults_equal_the_fixtures() {
     for ((key, experiment), (fixture_key, pb, _)) in built.iter().zip(&fixtures) {
         assert_eq!(key, fixture_key);
         assert!(experiment.encode_to_vec() == *pb, "{key}");
+    }
+}
+
+#[test]
+fn threads_with_their_own_schema_pools_migrate_the_same_bytes() {
+    use oef_migrations::snapshot;
+    let defaults = defaults();
+    let sample: Vec<_> = defaults.iter().step_by(40).collect();
+    let migrate = |pb: &[u8]| {
+        let (_, v0) = document::decode(pb).unwrap();
+        let v1 = REGISTRY.migrate(&v0, 1, &context()).unwrap();
+        let back = REGISTRY.migrate(&v1, 0, &context()).unwrap();
+        (
+            v0.message.descriptor().parent_pool().clone(),
+            document::encode(&v1, Encoding::Binary).unwrap(),
+            document::encode(&v1, Encoding::Json).unwrap(),
+            document::encode(&back, Encoding::Binary).unwrap(),
+        )
+    };
+    let shared: Vec<_> = sample.iter().map(|(_, pb, _)| migrate(pb)).collect();
+    let own = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                snapshot::use_thread_pools();
+                sample.iter().map(|(_, pb, _)| migrate(pb)).collect::<Vec<_>>()
+            })
+            .join()
+            .unwrap()
+    });
+    for (((key, pb, _), a), b) in sample.iter().zip(&shared).zip(&own) {
+        assert!(&a.0 == snapshot::pool(0).unwrap(), "{key}: the main thread uses the shared pool");
+        assert!(b.0 != a.0, "{key}: the worker thread uses its own pool");
+        // The context's time is fixed: every encoding is the same byte for byte.
+        assert!(a.1 == b.1, "{key}: v1 binary differs");
+        assert!(a.2 == b.2, "{key}: v1 JSON differs");
+        assert!(a.3 == b.3 && &b.3 == pb, "{key}: v1 → v0 differs");
     }
 }
