@@ -14,6 +14,7 @@
 
 use std::{
     collections::HashMap,
+    hash::{BuildHasherDefault, Hasher},
     path::{Path, PathBuf},
     sync::OnceLock,
 };
@@ -159,9 +160,9 @@ struct Built {
     /// Number of leaf paths of each key's default.
     sizes: Vec<u32>,
     /// Leaf path hash → keys whose default has that path.
-    paths: HashMap<u64, Postings>,
+    paths: HashIndex<Postings>,
     /// (path, value) hash → keys whose default has that path with that value.
-    pairs: HashMap<u64, Postings>,
+    pairs: HashIndex<Postings>,
 }
 
 /// The keys that have a path (or a path with a value). Most paths are in most defaults, so a
@@ -323,12 +324,12 @@ fn build(provider: &dyn ArchitectureDefaults) -> Result<Built, ArchitectureError
     let mut built = Built {
         keys: Vec::with_capacity(defaults.len()),
         sizes: Vec::with_capacity(defaults.len()),
-        paths: HashMap::new(),
-        pairs: HashMap::new(),
+        paths: HashIndex::default(),
+        pairs: HashIndex::default(),
     };
     let mut leaves = Vec::new();
-    let mut paths: HashMap<u64, Vec<u16>> = HashMap::new();
-    let mut pairs: HashMap<u64, Vec<u16>> = HashMap::new();
+    let mut paths: HashIndex<Vec<u16>> = HashIndex::default();
+    let mut pairs: HashIndex<Vec<u16>> = HashIndex::default();
     for (i, (key, experiment)) in defaults.into_iter().enumerate() {
         let message = DynamicMessage::decode(desc.clone(), experiment.encode_to_vec().as_slice())
             .map_err(|e| ArchitectureError::Defaults(format!("{key}: {e}")))?;
@@ -345,7 +346,7 @@ fn build(provider: &dyn ArchitectureDefaults) -> Result<Built, ArchitectureError
     let total = built.keys.len();
     // A path can occur twice in one default (never in practice: paths are unique leaves), so
     // lists are deduplicated before the complement is taken.
-    let postings = |map: HashMap<u64, Vec<u16>>| {
+    let postings = |map: HashIndex<Vec<u16>>| {
         map.into_iter()
             .map(|(hash, mut keys)| {
                 keys.dedup();
@@ -359,6 +360,29 @@ fn build(provider: &dyn ArchitectureDefaults) -> Result<Built, ArchitectureError
 }
 
 const SEED: u64 = 0x243f_6a88_85a3_08d3;
+
+/// A map keyed by hashes already mixed by [`mix`]: they are used as they are instead of being
+/// hashed again (SipHash of every leaf of every file was a visible part of inference).
+type HashIndex<V> = HashMap<u64, V, BuildHasherDefault<PreHashed>>;
+
+/// The [`Hasher`] of [`HashIndex`]: a `u64` key is its own hash.
+#[derive(Default)]
+struct PreHashed(u64);
+
+impl Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used by `u64` keys; other input is still hashed, by [`mix`].
+        self.0 = mix_bytes(self.0, bytes);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
 
 /// FxHash-style mixing: fast and good enough to tell field paths and values apart.
 fn mix(h: u64, x: u64) -> u64 {

@@ -118,39 +118,56 @@ pub fn encode(document: &Document, encoding: Encoding) -> Result<Vec<u8>, Migrat
 
 /// The path of the first message (depth first) that holds unknown fields.
 pub(crate) fn first_unknown(message: &DynamicMessage, path: &str) -> Option<String> {
+    let mut buffer = path.to_owned();
+    find_unknown(message, &mut buffer).then_some(buffer)
+}
+
+/// Whether `message` or a message below it holds unknown fields; if so, `path` is left holding
+/// the path of the first one (depth first), else it is restored. Scalars are skipped without
+/// touching the path: only messages can hold unknown fields.
+fn find_unknown(message: &DynamicMessage, path: &mut String) -> bool {
     if message.unknown_fields().next().is_some() {
-        return Some(path.to_owned());
+        return true;
     }
     for (field, value) in message.fields() {
-        let field_path = paths::join(path, field.name());
         match value {
             Value::Message(sub) => {
-                if let Some(p) = first_unknown(sub, &field_path) {
-                    return Some(p);
+                let len = paths::push(path, field.name());
+                if find_unknown(sub, path) {
+                    return true;
                 }
+                path.truncate(len);
             }
-            Value::List(items) => {
+            Value::List(items) if matches!(items.first(), Some(Value::Message(_))) => {
+                let len = paths::push(path, field.name());
                 for (i, item) in items.iter().enumerate() {
                     if let Value::Message(sub) = item {
-                        if let Some(p) = first_unknown(sub, &paths::index(&field_path, i)) {
-                            return Some(p);
+                        let base = paths::push_index(path, i);
+                        if find_unknown(sub, path) {
+                            return true;
                         }
+                        path.truncate(base);
                     }
                 }
+                path.truncate(len);
             }
-            Value::Map(entries) => {
+            Value::Map(entries) if matches!(entries.values().next(), Some(Value::Message(_))) => {
+                let len = paths::push(path, field.name());
                 for (key, item) in entries {
                     if let Value::Message(sub) = item {
-                        if let Some(p) = first_unknown(sub, &paths::key(&field_path, key)) {
-                            return Some(p);
+                        let base = paths::push_key(path, key);
+                        if find_unknown(sub, path) {
+                            return true;
                         }
+                        path.truncate(base);
                     }
                 }
+                path.truncate(len);
             }
             _ => {}
         }
     }
-    None
+    false
 }
 
 /// Dotted paths of every proto2 `required` field missing in `message` or its sub-messages, in
@@ -171,6 +188,17 @@ fn collect_missing(message: &DynamicMessage, path: &mut String, out: &mut Vec<St
         }
     }
     for (field, value) in message.fields() {
+        // Only messages can miss fields: scalars (and lists or maps of them) are skipped
+        // without touching the path.
+        let holds_messages = match value {
+            Value::Message(_) => true,
+            Value::List(items) => matches!(items.first(), Some(Value::Message(_))),
+            Value::Map(entries) => matches!(entries.values().next(), Some(Value::Message(_))),
+            _ => false,
+        };
+        if !holds_messages {
+            continue;
+        }
         let len = paths::push(path, field.name());
         match value {
             Value::Message(sub) => collect_missing(sub, path, out),
