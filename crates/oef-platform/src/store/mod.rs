@@ -112,13 +112,16 @@ pub(crate) struct Dialect {
     pub for_update: &'static str,
     /// Suffix locking the selected rows, skipping rows locked by others.
     pub skip_locked: &'static str,
+    /// Whether one query may hold several statements sharing its `$N` arguments (sqlx's
+    /// SQLite driver; PostgreSQL's extended protocol takes one statement per query).
+    pub multi_statement: bool,
 }
 
 /// The embedded SQLite backend.
 mod sqlite {
     use super::*;
     type Db = sqlx::Sqlite;
-    const DIALECT: Dialect = Dialect { for_update: "", skip_locked: "" };
+    const DIALECT: Dialect = Dialect { for_update: "", skip_locked: "", multi_statement: true };
     const MIGRATIONS: &[(i64, &str, &str)] = &[(
         1,
         "init",
@@ -170,7 +173,8 @@ mod sqlite {
 mod postgres {
     use super::*;
     type Db = sqlx::Postgres;
-    const DIALECT: Dialect = Dialect { for_update: " FOR UPDATE", skip_locked: " FOR UPDATE SKIP LOCKED" };
+    const DIALECT: Dialect =
+        Dialect { for_update: " FOR UPDATE", skip_locked: " FOR UPDATE SKIP LOCKED", multi_statement: false };
     const MIGRATIONS: &[(i64, &str, &str)] = &[(
         1,
         "init",
