@@ -105,6 +105,50 @@ async fn concurrent_launches_store_what_sequential_launches_store() {
     }
 }
 
+/// Launches awaited one at a time are each alone in their batch: on SQLite they take the
+/// one-query path, which must store exactly what the general path stores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lone_launches_store_what_batched_launches_store() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, store) in stores(&dir).await {
+        let org = org("lone");
+        let mut first = Vec::new();
+        for n in 0..12 {
+            first.push(store.launch(launch(&org, n)).await.unwrap());
+        }
+        for (n, outcome) in first.iter().enumerate() {
+            assert!(outcome.created, "{backend}: key {n} is new");
+            let t = &outcome.training;
+            let expected = launch(&org, n);
+            assert_eq!(
+                (t.org.as_str(), t.dataset.as_str(), t.view_id.as_str(), t.experiment_id.as_str(), t.architecture.as_str()),
+                (org.as_str(), "ds", expected.view_id.as_str(), expected.experiment_id.as_str(), "arch"),
+                "{backend}"
+            );
+            assert_eq!(t.tags, expected.tags, "{backend}");
+            assert_eq!((t.last_seq, t.attempts, t.request_id.as_deref()), (1, 0, None), "{backend}");
+            assert_eq!(t.created_us, t.updated_us, "{backend}");
+            assert_eq!(store.training(&org, &t.id).await.unwrap().as_ref(), Some(t), "{backend}: stored as returned");
+            let events = store.events(&t.id, 0, 10).await.unwrap();
+            assert_eq!(events.len(), 1, "{backend}: one event");
+            assert!(matches!(&events[0].kind, EventKind::Status { from: 0, to, .. } if *to == t.status), "{backend}");
+            assert_eq!(store.experiment(&t.experiment_id).await.unwrap(), Some(expected.file), "{backend}");
+        }
+        let tagged = store.list(&org, &ListFilter { tag: "n4".into(), limit: 10, ..Default::default() }).await.unwrap();
+        assert_eq!(tagged.iter().map(|t| &t.id).collect::<Vec<_>>(), vec![&first[4].training.id], "{backend}");
+        let even = store.list(&org, &ListFilter { tag: "even".into(), limit: 100, ..Default::default() }).await.unwrap();
+        assert_eq!(even.len(), 6, "{backend}");
+
+        // A known key, alone: the existing training, nothing new stored.
+        let again = store.launch(launch(&org, 7)).await.unwrap();
+        assert!(!again.created, "{backend}");
+        assert_eq!(again.training, first[7].training, "{backend}");
+        assert_eq!(store.events(&again.training.id, 0, 10).await.unwrap().len(), 1, "{backend}");
+        let all = store.list(&org, &ListFilter { limit: 100, ..Default::default() }).await.unwrap();
+        assert_eq!(all.len(), 12, "{backend}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_ids_and_force_new_mixed_into_a_burst_keep_their_meaning() {
     let dir = tempfile::tempdir().unwrap();
