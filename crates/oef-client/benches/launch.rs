@@ -2,7 +2,8 @@
 //! WAL, synchronous=FULL, group commit). Prints:
 //!
 //! * throughput: distinct launches per second with many calls in flight, closed loop;
-//! * latency at a fixed rate (default 1000/s, open loop): p50, p99, max.
+//! * latency at a fixed rate (default 1000/s, open loop): p50, p99, max, and the launches over
+//!   5 ms per half second of the run (a stall shows as one window, a steady tail spreads out).
 //!
 //! `scripts/bench-platform.sh` runs it (`cargo bench -p oef-client --bench launch`). The server
 //! runs in this process on its own runtime; client and server share the machine's cores.
@@ -139,10 +140,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let mut latencies = Vec::with_capacity(handles.len());
         let mut failed = 0;
-        for h in handles {
+        // Launches over 5 ms per half second of the run: tells a stall (one window) from a
+        // steady tail (spread out).
+        let mut slow_windows = vec![0u32; usize::try_from(seconds * 2).unwrap_or(0)];
+        for (i, h) in handles.into_iter().enumerate() {
             let (latency, ok) = h.await?;
             if !ok {
                 failed += 1;
+            }
+            if latency > Duration::from_millis(5) {
+                let window = (i as u64 * 2 / rate.max(1)) as usize;
+                if let Some(count) = slow_windows.get_mut(window) {
+                    *count += 1;
+                }
             }
             latencies.push(latency);
         }
@@ -155,6 +165,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             pct(0.99).as_secs_f64() * 1e3,
             latencies.last().map(|d| d.as_secs_f64() * 1e3).unwrap_or_default(),
         );
+        println!("latency over 5 ms, launches per half second of the run: {slow_windows:?}");
         Ok::<_, Box<dyn std::error::Error>>(())
     })?;
     drop(server_rt);
