@@ -38,7 +38,7 @@ pub fn decode(bytes: &[u8]) -> Result<(Encoding, Document), MigrateError> {
     if version >= 1 {
         codec::check_envelope(&message, version).map_err(|kind| CodecError::new(context(), kind))?;
     }
-    let missing = missing_required(&message);
+    let missing = codec::missing_required(&message);
     if !missing.is_empty() {
         return Err(CodecError::new(context(), CodecErrorKind::MissingRequired(missing)).into());
     }
@@ -170,58 +170,3 @@ fn find_unknown(message: &DynamicMessage, path: &mut String) -> bool {
     false
 }
 
-/// Dotted paths of every proto2 `required` field missing in `message` or its sub-messages, in
-/// the format of [`oef_proto::codec::missing_required`] (without its allocations when nothing
-/// is missing).
-pub(crate) fn missing_required(message: &DynamicMessage) -> Vec<String> {
-    let mut out = Vec::new();
-    collect_missing(message, &mut String::new(), &mut out);
-    out
-}
-
-fn collect_missing(message: &DynamicMessage, path: &mut String, out: &mut Vec<String>) {
-    for field in prost_reflect::ReflectMessage::descriptor(message).fields() {
-        if field.cardinality() == prost_reflect::Cardinality::Required && !message.has_field(&field) {
-            let len = paths::push(path, field.name());
-            out.push(path.clone());
-            path.truncate(len);
-        }
-    }
-    for (field, value) in message.fields() {
-        // Only messages can miss fields: scalars (and lists or maps of them) are skipped
-        // without touching the path.
-        let holds_messages = match value {
-            Value::Message(_) => true,
-            Value::List(items) => matches!(items.first(), Some(Value::Message(_))),
-            Value::Map(entries) => matches!(entries.values().next(), Some(Value::Message(_))),
-            _ => false,
-        };
-        if !holds_messages {
-            continue;
-        }
-        let len = paths::push(path, field.name());
-        match value {
-            Value::Message(sub) => collect_missing(sub, path, out),
-            Value::List(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    if let Value::Message(sub) = item {
-                        let len = paths::push_index(path, i);
-                        collect_missing(sub, path, out);
-                        path.truncate(len);
-                    }
-                }
-            }
-            Value::Map(entries) => {
-                for (key, item) in entries {
-                    if let Value::Message(sub) = item {
-                        let len = paths::push_key(path, key);
-                        collect_missing(sub, path, out);
-                        path.truncate(len);
-                    }
-                }
-            }
-            _ => {}
-        }
-        path.truncate(len);
-    }
-}

@@ -149,7 +149,7 @@ impl Node {
                     }
                 }
                 // Messages inside lists and maps given as values.
-                schema.missing_in_fields(&fresh.message, prefix, out);
+                oef_proto::codec::collect_missing_below(&fresh.message, prefix, out);
                 for (index, child) in &fresh.children {
                     let len = prefix.len();
                     prefix.push_str(dot);

@@ -70,8 +70,6 @@ pub struct Schema {
     pub not_optimizable: &'static [&'static str],
     /// For each field name, the plans where [`Schema::reaches_name`] holds.
     name_plans: HashMap<String, Vec<usize>>,
-    /// Required fields of every message of the pool that has some, by full name.
-    required: HashMap<String, Vec<FieldDescriptor>>,
 }
 
 static V0: LazyLock<Result<Schema, String>> = LazyLock::new(|| {
@@ -114,20 +112,8 @@ impl Schema {
         // For each plan, every field name of the message and of the messages below it
         // through singular message fields: the names a keyword argument can match there.
         let name_plans = reachable_names(&planner.messages);
-        let required = root
-            .parent_pool()
-            .all_messages()
-            .filter_map(|m| {
-                let fields: Vec<FieldDescriptor> = m
-                    .fields()
-                    .filter(|f| f.cardinality() == Cardinality::Required)
-                    .collect();
-                (!fields.is_empty()).then(|| (m.full_name().to_owned(), fields))
-            })
-            .collect();
         Ok(Schema {
             name_plans,
-            required,
             messages: planner.messages,
             hyperparameters_field: hp_field,
             hyperparameter_message: hp_message,
@@ -159,90 +145,10 @@ impl Schema {
 
 impl Schema {
     /// Dotted paths of the proto2 `required` fields missing in `message` or below it
-    /// (`dataset.config_path`, `hyperparameters["x"].uniform.max`). Paths are only rendered
-    /// for missing fields.
+    /// (`dataset.config_path`, `hyperparameters["x"].uniform.max`): the codec's
+    /// [`oef_proto::codec::missing_required`].
     pub fn missing_required(&self, message: &prost_reflect::DynamicMessage) -> Vec<String> {
-        let mut out = Vec::new();
-        self.collect_missing(message, &mut String::new(), &mut out);
-        out
-    }
-
-    fn collect_missing(
-        &self,
-        message: &prost_reflect::DynamicMessage,
-        prefix: &mut String,
-        out: &mut Vec<String>,
-    ) {
-        use prost_reflect::ReflectMessage as _;
-        let sep = |prefix: &str| if prefix.is_empty() { "" } else { "." };
-        if let Some(required) = self.required.get(message.descriptor().full_name()) {
-            for field in required {
-                if !message.has_field(field) {
-                    out.push(format!("{prefix}{}{}", sep(prefix), field.name()));
-                }
-            }
-        }
-        self.missing_in_fields(message, prefix, out);
-    }
-
-    /// [`Schema::missing_required`] below the fields set in `message` (its own required
-    /// fields are not checked).
-    pub(crate) fn missing_in_fields(
-        &self,
-        message: &prost_reflect::DynamicMessage,
-        prefix: &mut String,
-        out: &mut Vec<String>,
-    ) {
-        use prost_reflect::Value;
-        let sep = |prefix: &str| if prefix.is_empty() { "" } else { "." };
-        for (field, value) in message.fields() {
-            // Only messages can miss fields: scalars, and lists or maps of scalars (homogeneous),
-            // are skipped without touching the path.
-            let holds_messages = match value {
-                Value::Message(_) => true,
-                Value::List(items) => matches!(items.first(), Some(Value::Message(_))),
-                Value::Map(entries) => matches!(entries.values().next(), Some(Value::Message(_))),
-                _ => false,
-            };
-            if !holds_messages {
-                continue;
-            }
-            let len = prefix.len();
-            let dot = sep(prefix);
-            prefix.push_str(dot);
-            prefix.push_str(field.name());
-            match value {
-                Value::Message(sub) => self.collect_missing(sub, prefix, out),
-                Value::List(items) => {
-                    let base = prefix.len();
-                    for (i, item) in items.iter().enumerate() {
-                        if let Value::Message(sub) = item {
-                            prefix.push_str(&format!("[{i}]"));
-                            self.collect_missing(sub, prefix, out);
-                            prefix.truncate(base);
-                        }
-                    }
-                }
-                Value::Map(entries) => {
-                    let base = prefix.len();
-                    let mut keyed: Vec<_> = entries.iter().collect();
-                    keyed.sort_by(|a, b| a.0.cmp(b.0));
-                    for (key, item) in keyed {
-                        if let Value::Message(sub) = item {
-                            let key = match key {
-                                prost_reflect::MapKey::String(s) => format!("{s:?}"),
-                                other => format!("{other:?}"),
-                            };
-                            prefix.push_str(&format!("[{key}]"));
-                            self.collect_missing(sub, prefix, out);
-                            prefix.truncate(base);
-                        }
-                    }
-                }
-                _ => {}
-            }
-            prefix.truncate(len);
-        }
+        oef_proto::codec::missing_required(message)
     }
 }
 

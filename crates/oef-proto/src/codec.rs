@@ -413,10 +413,11 @@ pub fn encode_message(message: &DynamicMessage, encoding: Encoding) -> Result<Ve
 }
 
 /// Dotted paths of every proto2 `required` field missing in `message` or its sub-messages
-/// (`trainer.batch_size`, `hyperparameters["x"].uniform.min`, `inputs[0].…`).
+/// (`trainer.batch_size`, `hyperparameters["x"].uniform.min`, `inputs[0].…`), in field order,
+/// map entries by key.
 pub fn missing_required(message: &DynamicMessage) -> Vec<String> {
     let mut out = Vec::new();
-    collect_missing(message, "", &mut out);
+    collect_missing_required(message, &mut String::new(), &mut out);
     out
 }
 
@@ -425,44 +426,89 @@ fn check_required(message: &DynamicMessage) -> Result<(), CodecErrorKind> {
     if missing.is_empty() { Ok(()) } else { Err(CodecErrorKind::MissingRequired(missing)) }
 }
 
-fn join(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() { name.to_owned() } else { format!("{prefix}.{name}") }
-}
-
-fn collect_missing(message: &DynamicMessage, prefix: &str, out: &mut Vec<String>) {
+/// Appends to `out` the paths of the required fields missing in `message` or below it, each
+/// prefixed by `path` (a path buffer, as it was on return). Paths are only built for what is
+/// missing and for the messages on the way to it.
+pub fn collect_missing_required(message: &DynamicMessage, path: &mut String, out: &mut Vec<String>) {
     for field in message.descriptor().fields() {
-        let path = join(prefix, field.name());
-        if field.cardinality() == prost_reflect::Cardinality::Required && !message.has_field(&field)
-        {
-            out.push(path);
-            continue;
-        }
-        if !message.has_field(&field) {
-            continue;
-        }
-        match message.get_field(&field).as_ref() {
-            Value::Message(sub) => collect_missing(sub, &path, out),
-            Value::List(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    if let Value::Message(sub) = item {
-                        collect_missing(sub, &format!("{path}[{i}]"), out);
-                    }
-                }
+        let set = message.has_field(&field);
+        if !set {
+            if field.cardinality() == prost_reflect::Cardinality::Required {
+                let len = push_name(path, field.name());
+                out.push(path.clone());
+                path.truncate(len);
             }
-            Value::Map(entries) => {
-                for (key, value) in entries {
-                    if let Value::Message(sub) = value {
-                        let key = match key {
-                            MapKey::String(s) => format!("{s:?}"),
-                            other => format!("{other:?}"),
-                        };
-                        collect_missing(sub, &format!("{path}[{key}]"), out);
-                    }
-                }
-            }
-            _ => {}
+        } else if matches!(field.kind(), prost_reflect::Kind::Message(_)) {
+            descend(field.name(), &message.get_field(&field), path, out);
         }
     }
+}
+
+/// [`collect_missing_required`] below the fields set in `message` only (its own required
+/// fields are not checked): for a message whose other sub-messages the caller holds apart.
+pub fn collect_missing_below(message: &DynamicMessage, path: &mut String, out: &mut Vec<String>) {
+    for (field, value) in message.fields() {
+        descend(field.name(), value, path, out);
+    }
+}
+
+/// Checks the messages held by field `name`'s value (a message, or a list or map of them;
+/// scalars hold none and are skipped without touching the path).
+fn descend(name: &str, value: &Value, path: &mut String, out: &mut Vec<String>) {
+    let holds_messages = match value {
+        Value::Message(_) => true,
+        Value::List(items) => matches!(items.first(), Some(Value::Message(_))),
+        Value::Map(entries) => matches!(entries.values().next(), Some(Value::Message(_))),
+        _ => false,
+    };
+    if !holds_messages {
+        return;
+    }
+    let len = push_name(path, name);
+    match value {
+        Value::Message(sub) => collect_missing_required(sub, path, out),
+        Value::List(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if let Value::Message(sub) = item {
+                    let base = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    collect_missing_required(sub, path, out);
+                    path.truncate(base);
+                }
+            }
+        }
+        Value::Map(entries) => {
+            let mut keyed: Vec<_> = entries.iter().collect();
+            keyed.sort_by(|a, b| a.0.cmp(b.0));
+            for (key, item) in keyed {
+                if let Value::Message(sub) = item {
+                    let base = path.len();
+                    match key {
+                        MapKey::String(s) => path.push_str(&format!("[{s:?}]")),
+                        MapKey::Bool(v) => path.push_str(&format!("[{v}]")),
+                        MapKey::I32(v) => path.push_str(&format!("[{v}]")),
+                        MapKey::I64(v) => path.push_str(&format!("[{v}]")),
+                        MapKey::U32(v) => path.push_str(&format!("[{v}]")),
+                        MapKey::U64(v) => path.push_str(&format!("[{v}]")),
+                    }
+                    collect_missing_required(sub, path, out);
+                    path.truncate(base);
+                }
+            }
+        }
+        _ => {}
+    }
+    path.truncate(len);
+}
+
+/// Appends `.name` (`name` at the root) to a path buffer; returns the length to go back to.
+fn push_name(path: &mut String, name: &str) -> usize {
+    let len = path.len();
+    if !path.is_empty() {
+        path.push('.');
+    }
+    path.push_str(name);
+    len
 }
 
 fn typed_from_dynamic<T: Message + Default>(message: &DynamicMessage) -> Result<T, CodecError> {

@@ -108,4 +108,31 @@ fn missing_required_fields_are_reported_with_paths() {
         oef_proto::CodecErrorKind::MissingRequired(vec!["dataset.config_path".into()])
     );
     assert!(err.to_string().contains("dataset.config_path"), "{err}");
+
+    // Inside map values: every entry checked, in key order, with the key in the path.
+    let mut hyperparameters = std::collections::HashMap::new();
+    for key in ["trainer.z", "trainer.a"] {
+        let mut uniform = prost_reflect::DynamicMessage::new(
+            oef_proto::descriptor::pool()
+                .get_message_by_name("deepomatic.oef.hyperparameter.UniformDistribution")
+                .unwrap(),
+        );
+        uniform.set_field_by_name("min", prost_reflect::Value::F32(0.0));
+        let mut hp = prost_reflect::DynamicMessage::new(
+            oef_proto::descriptor::pool()
+                .get_message_by_name("deepomatic.oef.hyperparameter.HyperParameter")
+                .unwrap(),
+        );
+        hp.set_field_by_name("uniform", prost_reflect::Value::Message(uniform));
+        hyperparameters.insert(prost_reflect::MapKey::String(key.into()), prost_reflect::Value::Message(hp));
+    }
+    message.set_field_by_name("hyperparameters", prost_reflect::Value::Map(hyperparameters));
+    assert_eq!(
+        codec::missing_required(&message),
+        vec![
+            "dataset.config_path".to_owned(),
+            r#"hyperparameters["trainer.a"].uniform.max"#.to_owned(),
+            r#"hyperparameters["trainer.z"].uniform.max"#.to_owned(),
+        ]
+    );
 }
