@@ -321,12 +321,8 @@ fn build(provider: &dyn ArchitectureDefaults) -> Result<Built, ArchitectureError
     }
     let desc = snapshot::root_message(0)
         .ok_or_else(|| ArchitectureError::Defaults("no v0 snapshot".into()))?;
-    let mut built = Built {
-        keys: Vec::with_capacity(defaults.len()),
-        sizes: Vec::with_capacity(defaults.len()),
-        paths: HashIndex::default(),
-        pairs: HashIndex::default(),
-    };
+    let mut keys = Vec::with_capacity(defaults.len());
+    let mut sizes = Vec::with_capacity(defaults.len());
     let mut leaves = Vec::new();
     let mut paths: HashIndex<Vec<u16>> = HashIndex::default();
     let mut pairs: HashIndex<Vec<u16>> = HashIndex::default();
@@ -340,10 +336,10 @@ fn build(provider: &dyn ArchitectureDefaults) -> Result<Built, ArchitectureError
             paths.entry(*path).or_default().push(i);
             pairs.entry(*pair).or_default().push(i);
         }
-        built.keys.push(key);
-        built.sizes.push(u32::try_from(leaves.len()).unwrap_or(u32::MAX));
+        keys.push(key);
+        sizes.push(u32::try_from(leaves.len()).unwrap_or(u32::MAX));
     }
-    let total = built.keys.len();
+    let total = keys.len();
     // A path can occur twice in one default (never in practice: paths are unique leaves), so
     // lists are deduplicated before the complement is taken.
     let postings = |map: HashIndex<Vec<u16>>| {
@@ -354,9 +350,7 @@ fn build(provider: &dyn ArchitectureDefaults) -> Result<Built, ArchitectureError
             })
             .collect()
     };
-    built.paths = postings(paths);
-    built.pairs = postings(pairs);
-    Ok(built)
+    Ok(Built { keys, sizes, paths: postings(paths), pairs: postings(pairs) })
 }
 
 const SEED: u64 = 0x243f_6a88_85a3_08d3;
