@@ -6,13 +6,22 @@
 # checkouts on one machine (a fresh clone beside the work tree) never share a server.
 #
 # Installs Debian's postgresql package with apt-get when no server binaries are found. The
-# cluster lives in target/postgres (trust auth, loopback only, fsync off: test data only) and
+# cluster lives in target/postgres (or, when the server's user cannot reach the checkout, in
+# /tmp/oef-postgres-<checkout hash>; trust auth, loopback only, fsync off: test data only) and
 # keeps running for later calls; `scripts/postgres.sh stop` stops it. Idempotent and safe to
 # call concurrently.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dir="$root/target/postgres"
-data="$dir/data"
+# The cluster (data and server log) lives in $dir, unless the server's user cannot reach it:
+# as root the server runs as `postgres`, and a checkout under a private directory (mode 0700,
+# as `mktemp -d` makes) is closed to that user. The cluster then goes to a directory of its
+# own under /tmp, named after the checkout's path. Lock and port stay in $dir.
+cluster="$dir"
+if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$root" 2>/dev/null; then
+  cluster="/tmp/oef-postgres-$(printf '%s' "$root" | cksum | cut -d' ' -f1)"
+fi
+data="$cluster/data"
 
 find_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 
@@ -43,7 +52,7 @@ fi
 if [ ! -f "$data/PG_VERSION" ]; then
   rm -rf "$data"
   mkdir -p "$data"
-  [ "$(id -u)" = 0 ] && chown -R postgres: "$dir"
+  [ "$(id -u)" = 0 ] && chown -R postgres: "$cluster"
   run "$bin/initdb" -D "$data" -U oef -A trust --no-sync >"$dir/initdb.log" 2>&1 || {
     cat "$dir/initdb.log" >&2
     exit 1
@@ -64,9 +73,9 @@ if ! run "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
   if [ -z "${OEF_PG_PORT:-}" ]; then
     while port_in_use "$port"; do port=$((port + 1)); done
   fi
-  run "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 \
+  run "$bin/pg_ctl" -D "$data" -l "$cluster/server.log" -w -t 60 \
     -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >&2 9>&- || {
-    tail -n 20 "$dir/server.log" >&2
+    tail -n 20 "$cluster/server.log" >&2
     exit 1
   }
   echo "$port" >"$dir/port"
