@@ -54,6 +54,9 @@ fn main() -> Result<(), BoxError> {
         .compile_well_known_types()
         .extern_path(".google.protobuf", "::pbjson_types")
         .out_dir(&out_dir);
+    for path in boxed_oneof_messages(&fds) {
+        config.boxed(path);
+    }
 
     if env::var_os("CARGO_FEATURE_GRPC").is_some() {
         tonic_prost_build::configure()
@@ -82,6 +85,91 @@ fn main() -> Result<(), BoxError> {
             ".deepomatic.oef.dataset_v1.DatasetDump",
         ])
         .build(PACKAGES)?;
+    use_own_number_reader(&out_dir)?;
+    Ok(())
+}
+
+/// Every member of a oneof whose type is a message that holds more than plain scalars, as
+/// prost-build paths (`.pkg.Message.oneof.field`).
+///
+/// A oneof is a Rust enum as large as its largest member, and OEF's oneofs choose between whole
+/// architectures: `Trainer.model_type` held a 1.2 KB `Detection`, itself holding a 1 KB SSD
+/// configuration. Every decode built those in place and moved them up level by level (a tenth
+/// of binary decode time was `memmove`). Boxed, such a oneof is one pointer and a member is
+/// built where it stays. Members made of scalars only stay inline: they are small, and prost
+/// derives `Copy` for their oneof, which a `Box` would break.
+fn boxed_oneof_messages(fds: &prost_types::FileDescriptorSet) -> Vec<String> {
+    use prost_types::{DescriptorProto, field_descriptor_proto::{Label, Type}};
+    use std::collections::HashMap;
+
+    fn index<'a>(prefix: &str, message: &'a DescriptorProto, all: &mut HashMap<String, &'a DescriptorProto>) {
+        let name = format!("{prefix}.{}", message.name());
+        for nested in &message.nested_type {
+            index(&name, nested, all);
+        }
+        all.insert(name, message);
+    }
+    /// Scalars and enums only, directly or through nested messages of the same kind.
+    fn plain(name: &str, all: &HashMap<String, &DescriptorProto>) -> bool {
+        all.get(name).is_some_and(|message| {
+            message.field.iter().all(|field| {
+                field.label() != Label::Repeated
+                    && match field.r#type() {
+                        Type::String | Type::Bytes | Type::Group => false,
+                        Type::Message => plain(field.type_name(), all),
+                        _ => true,
+                    }
+            })
+        })
+    }
+
+    let mut all = HashMap::new();
+    let mut schema = Vec::new();
+    for file in &fds.file {
+        // Files that declare services hold RPC envelopes, built by hand and small: not boxed.
+        let experiment_schema = file.service.is_empty();
+        for message in &file.message_type {
+            index(&format!(".{}", file.package()), message, &mut all);
+            if experiment_schema {
+                schema.push(format!(".{}.{}", file.package(), message.name()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (name, message) in &all {
+        let in_schema = schema.iter().any(|top| name == top || name.starts_with(&format!("{top}.")));
+        if !PACKAGES.iter().any(|p| name.starts_with(p)) || !in_schema {
+            continue;
+        }
+        for field in &message.field {
+            let real_oneof = field.oneof_index.filter(|_| !field.proto3_optional());
+            let oneof = real_oneof.and_then(|i| message.oneof_decl.get(usize::try_from(i).ok()?));
+            if let Some(oneof) = oneof {
+                if field.r#type() == Type::Message && !plain(field.type_name(), &all) {
+                    out.push(format!("{name}.{}.{}", oneof.name(), field.name()));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Points the generated serde code at `oef_proto::json_number::NumberDeserialize` instead of
+/// `pbjson::private::NumberDeserialize`: same inputs accepted, without pbjson's untagged-enum
+/// detour that builds a formatted error for every plain JSON number (see `src/json_number.rs`).
+fn use_own_number_reader(out_dir: &Path) -> Result<(), BoxError> {
+    const PBJSON: &str = "::pbjson::private::NumberDeserialize";
+    const OURS: &str = "crate::json_number::NumberDeserialize";
+    for entry in fs::read_dir(out_dir)? {
+        let path = entry?.path();
+        if path.to_str().is_some_and(|p| p.ends_with(".serde.rs")) {
+            let code = fs::read_to_string(&path)?;
+            if code.contains(PBJSON) {
+                fs::write(&path, code.replace(PBJSON, OURS))?;
+            }
+        }
+    }
     Ok(())
 }
 

@@ -19,6 +19,7 @@ pub mod codec;
 pub mod descriptor;
 pub mod diff;
 mod error;
+mod json_number;
 
 pub use error::{CodecError, CodecErrorKind};
 
