@@ -162,9 +162,10 @@ pub(crate) fn json(message: &DynamicMessage) -> Result<Vec<u8>, String> {
         let value = message
             .serialize_with_options(serde_json::value::Serializer, &options)
             .map_err(|e| e.to_string())?;
-        serde_json::to_writer_pretty(&mut out, &value).map_err(|e| e.to_string())?;
+        oef_proto::json::to_writer_pretty(&mut out, &value).map_err(|e| e.to_string())?;
     } else {
-        let mut serializer = serde_json::Serializer::pretty(&mut out);
+        let formatter = oef_proto::json::PrettyFormatter::new();
+        let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
         message.serialize_with_options(&mut serializer, &options).map_err(|e| e.to_string())?;
     }
     out.push(b'\n');

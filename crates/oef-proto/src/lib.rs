@@ -8,6 +8,7 @@
 //!   [`prost_reflect::DescriptorPool`], and the hyperparameter search spaces declared as custom
 //!   options.
 //! * [`diff`]: structural difference of two messages by dotted field path.
+//! * [`json`]: the pretty JSON printer the codec writes with.
 //! * [`codec`]: binary / proto3 JSON / text encodings, lossless (unknown fields kept) through
 //!   prost-reflect, typed through prost + pbjson, and detection of encoding and format version
 //!   from content.
@@ -19,6 +20,7 @@ pub mod codec;
 pub mod descriptor;
 pub mod diff;
 mod error;
+pub mod json;
 mod json_number;
 
 pub use error::{CodecError, CodecErrorKind};
