@@ -35,7 +35,8 @@ def best(cmd, base, runs=5):
         shutil.rmtree(out)
     return min(times)
 
-oef = "target/release/oef"
+target = os.environ.get("CARGO_TARGET_DIR") or "target"
+oef = f"{target}/release/oef"
 bases = [("tmpfs", os.environ.get("BENCH_OUT") or ("/dev/shm" if os.path.isdir("/dev/shm") else None)),
          ("disk", "target")]
 results = {}
@@ -44,7 +45,7 @@ for name, base in bases:
     v1 = best([oef, "export-catalog", "--format-version", "1", "--format", "binary", "--set", config], base)
     py_export = best([python, "scripts/py/export_catalog.py", "--format", "binary"], base)
     results[name] = (base, v0, v1, py_export)
-est = json.load(open("target/criterion/builder/new_set_build_404/new/estimates.json"))
+est = json.load(open(f"{target}/criterion/builder/new_set_build_404/new/estimates.json"))
 rust_build = est["mean"]["point_estimate"] / 1000.0 / 404
 print(f"build one experiment: rust {rust_build:.1f} us, python {py_build:.1f} us, ratio {py_build/rust_build:.1f}x (target >= 100x)")
 for name, (base, v0, v1, py_export) in results.items():

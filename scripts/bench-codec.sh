@@ -10,10 +10,11 @@ defaults=tests/fixtures/legacy-oef/defaults
 cargo bench -p oef-proto --bench codec -- --noplot >&2
 python_json="$("$py" scripts/py/bench_codec.py "$defaults")"
 "$py" - "$python_json" <<'PY'
-import json, sys
+import json, os, sys
 py = json.loads(sys.argv[1])
 def rust_us(name):
-    est = json.load(open(f"target/criterion/{name}/new/estimates.json"))
+    target = os.environ.get("CARGO_TARGET_DIR") or "target"
+    est = json.load(open(f"{target}/criterion/{name}/new/estimates.json"))
     return est["mean"]["point_estimate"] / 1000.0 / py["messages"]
 rb, rj = rust_us("binary_decode_encode"), rust_us("json_parse_print")
 pb, pj = py["binary_us_per_msg"], py["json_us_per_msg"]

@@ -8,7 +8,7 @@
 //! `scripts/bench-platform.sh` runs it (`cargo bench -p oef-client --bench launch`). The server
 //! runs in this process on its own runtime; client and server share the machine's cores.
 //! Environment: `OEF_BENCH_SECONDS` (default 5), `OEF_BENCH_RATE` (1000), `OEF_BENCH_INFLIGHT`
-//! (128).
+//! (128), `OEF_BENCH_PHASES` (`throughput,latency`; either one alone runs just that phase).
 
 use std::{
     sync::{
@@ -53,6 +53,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seconds: u64 = if benching { env("OEF_BENCH_SECONDS", 5) } else { 1 };
     let rate: u64 = if benching { env("OEF_BENCH_RATE", 1000) } else { 100 };
     let inflight: usize = env("OEF_BENCH_INFLIGHT", 128);
+    let phases: String = env("OEF_BENCH_PHASES", "throughput,latency".to_owned());
+    let run_throughput = phases.split(',').any(|p| p == "throughput");
+    let run_latency = phases.split(',').any(|p| p == "latency");
     let dir = tempfile::tempdir()?;
     let db = format!("sqlite://{}", dir.path().join("bench.db").display());
 
@@ -94,33 +97,38 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
 
         // Throughput, closed loop.
-        let done = Arc::new(AtomicU64::new(0));
-        let errors = Arc::new(AtomicU64::new(0));
-        let start = Instant::now();
-        let end = start + Duration::from_secs(seconds);
-        let mut tasks = Vec::new();
-        for i in 0..inflight {
-            let mut c = clients[i % clients.len()].clone();
-            let (seed, done, errors) = (seed.clone(), done.clone(), errors.clone());
-            tasks.push(tokio::spawn(async move {
-                while Instant::now() < end {
-                    match c.launch(request(seed.fetch_add(1, Ordering::Relaxed))).await {
-                        Ok(r) if r.created => done.fetch_add(1, Ordering::Relaxed),
-                        _ => errors.fetch_add(1, Ordering::Relaxed),
-                    };
-                }
-            }));
+        if run_throughput {
+            let done = Arc::new(AtomicU64::new(0));
+            let errors = Arc::new(AtomicU64::new(0));
+            let start = Instant::now();
+            let end = start + Duration::from_secs(seconds);
+            let mut tasks = Vec::new();
+            for i in 0..inflight {
+                let mut c = clients[i % clients.len()].clone();
+                let (seed, done, errors) = (seed.clone(), done.clone(), errors.clone());
+                tasks.push(tokio::spawn(async move {
+                    while Instant::now() < end {
+                        match c.launch(request(seed.fetch_add(1, Ordering::Relaxed))).await {
+                            Ok(r) if r.created => done.fetch_add(1, Ordering::Relaxed),
+                            _ => errors.fetch_add(1, Ordering::Relaxed),
+                        };
+                    }
+                }));
+            }
+            for t in tasks {
+                t.await?;
+            }
+            let elapsed = start.elapsed().as_secs_f64();
+            let n = done.load(Ordering::Relaxed);
+            println!(
+                "throughput: {:.0} LaunchExperiment/s ({n} launches in {elapsed:.1} s, {inflight} in flight, {} errors)",
+                n as f64 / elapsed,
+                errors.load(Ordering::Relaxed)
+            );
         }
-        for t in tasks {
-            t.await?;
+        if !run_latency {
+            return Ok(());
         }
-        let elapsed = start.elapsed().as_secs_f64();
-        let n = done.load(Ordering::Relaxed);
-        println!(
-            "throughput: {:.0} LaunchExperiment/s ({n} launches in {elapsed:.1} s, {inflight} in flight, {} errors)",
-            n as f64 / elapsed,
-            errors.load(Ordering::Relaxed)
-        );
 
         // Latency at a fixed rate, open loop.
         let total = rate * seconds;
