@@ -319,6 +319,17 @@ async fn list_filters_and_pages() {
             token = page.next_page_token;
         }
         assert_eq!(all.len(), 25);
+        // A page token is bound to the filters of its first page; the page size may change.
+        let first = c
+            .list_trainings(v1::ListTrainingsRequest { page_size: 10, ..Default::default() })
+            .await
+            .expect("first page");
+        let other_filters =
+            v1::ListTrainingsRequest { dataset: "even".into(), page_token: first.next_page_token.clone(), ..Default::default() };
+        assert_eq!(violations(&status(c.list_trainings(other_filters).await)), ["page_token"]);
+        let same_filters =
+            v1::ListTrainingsRequest { page_size: 20, page_token: first.next_page_token.clone(), ..Default::default() };
+        assert_eq!(c.list_trainings(same_filters).await.expect("same filters").trainings.len(), 15);
         let mut ids: Vec<_> = all.iter().map(|t| t.training_id.clone()).collect();
         ids.sort();
         ids.dedup();

@@ -249,11 +249,46 @@ fn is_final(status: i32) -> bool {
     )
 }
 
-/// Page tokens: `<created_us>.<training id>` of the last training of the previous page.
-fn parse_page_token(token: &str) -> Option<(i64, String)> {
-    let (created, id) = token.split_once('.')?;
-    let created = created.parse().ok()?;
-    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| (created, id.to_owned()))
+/// A page token: `<created_us>.<training id>.<filters>`, the position of the last training of
+/// the previous page and the fingerprint of the filters that page was listed with.
+struct PageToken {
+    created_us: i64,
+    training_id: String,
+    filters: String,
+}
+
+impl PageToken {
+    fn parse(token: &str) -> Option<Self> {
+        let mut parts = token.splitn(3, '.');
+        let created_us = parts.next()?.parse().ok()?;
+        let training_id = parts.next()?.to_owned();
+        let filters = parts.next()?.to_owned();
+        let hex = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
+        (hex(&training_id) && hex(&filters)).then_some(Self { created_us, training_id, filters })
+    }
+
+    fn format(&self) -> String {
+        format!("{}.{}.{}", self.created_us, self.training_id, self.filters)
+    }
+}
+
+/// Fingerprint of a listing's filters (org, statuses as a set, architecture, tag, dataset; not
+/// the page size), carried in its page tokens: a token is only valid with the filters of the
+/// first page, and applying it to others would skip or repeat trainings silently.
+fn filters_fingerprint(org: &str, statuses: &[i32], architecture: &str, tag: &str, dataset: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut statuses = statuses.to_vec();
+    statuses.sort_unstable();
+    statuses.dedup();
+    let mut hash = Sha256::new();
+    for text in [org, architecture, tag, dataset] {
+        hash.update((text.len() as u64).to_le_bytes());
+        hash.update(text.as_bytes());
+    }
+    for status in statuses {
+        hash.update(status.to_le_bytes());
+    }
+    auth::hex(&hash.finalize()[..8])
 }
 
 #[tonic::async_trait]
@@ -353,21 +388,31 @@ impl PlatformService for Platform {
                 violations.push(Violation::new(format!("statuses[{i}]"), format!("unknown status {status}")));
             }
         }
+        let statuses = if r.statuses.contains(&(TrainingStatus::Unspecified as i32)) { Vec::new() } else { r.statuses };
+        let filters = filters_fingerprint(&org, &statuses, &r.architecture, &r.tag, &r.dataset);
         let after = if r.page_token.is_empty() {
             None
         } else {
-            let parsed = parse_page_token(&r.page_token);
-            if parsed.is_none() {
-                violations.push(Violation::new("page_token", "not a page token of this server"));
+            match PageToken::parse(&r.page_token) {
+                None => {
+                    violations.push(Violation::new("page_token", "not a page token of this server"));
+                    None
+                }
+                Some(token) if token.filters != filters => {
+                    violations.push(Violation::new(
+                        "page_token",
+                        "made for other filters: statuses, architecture, tag and dataset must be those of the first page",
+                    ));
+                    None
+                }
+                Some(token) => Some((token.created_us, token.training_id)),
             }
-            parsed
         };
         limit(&mut violations, "architecture", &r.architecture, MAX_NAME);
         limit(&mut violations, "tag", &r.tag, 128);
         limit(&mut violations, "dataset", &r.dataset, MAX_NAME);
         check(violations)?;
         let page_size = if r.page_size == 0 { 100 } else { u32::try_from(r.page_size).unwrap_or(100) };
-        let statuses = if r.statuses.contains(&(TrainingStatus::Unspecified as i32)) { Vec::new() } else { r.statuses };
         let filter = ListFilter {
             statuses,
             architecture: r.architecture,
@@ -381,7 +426,8 @@ impl PlatformService for Platform {
         if records.len() > page_size as usize {
             records.truncate(page_size as usize);
             if let Some(last) = records.last() {
-                next_page_token = format!("{}.{}", last.created_us, last.id);
+                next_page_token =
+                    PageToken { created_us: last.created_us, training_id: last.id.clone(), filters }.format();
             }
         }
         Ok(Response::new(v1::ListTrainingsResponse {
