@@ -95,6 +95,25 @@ fn serve_launch_work_and_list_from_the_cli() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("overrides[\"no_such_option\"]"));
 
+    // --hp: the launch builds what `oef build --hp` builds (same experiment id).
+    let hp = ["--hp", "trainer.optimizer"];
+    let mut args = vec!["launch", "--model", KEY, "--org", "acme", "--dataset", "cats"];
+    args.extend(sets);
+    args.extend(hp);
+    let searched = json(&stdout(&oef(dir, &env, &args)));
+    assert_ne!(searched["training"]["experimentId"], experiment_id.as_str());
+    let mut build = vec!["build", KEY, "-o", "hp.pb"];
+    build.extend(sets);
+    build.extend(hp);
+    stdout(&oef(dir, &[], &build));
+    let from_file = json(&stdout(&oef(dir, &env, &["launch", "hp.pb", "--org", "acme", "--dataset", "cats"])));
+    assert_eq!(from_file["training"]["experimentId"], searched["training"]["experimentId"]);
+    let bad_path = oef(dir, &env, &["launch", "--model", KEY, "--hp", "trainer.nope", "--org", "acme", "--dataset", "cats"]);
+    assert_eq!(bad_path.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad_path.stderr).contains("hyperparameters[\"trainer.nope\"]"));
+    let not_json = oef(dir, &env, &["launch", "--model", KEY, "--hp", "trainer.batch_size={", "--org", "acme", "--dataset", "cats"]);
+    assert_eq!(not_json.status.code(), Some(2));
+
     // A worker runs it and reports a metric; watch replays everything.
     let worker = oef(
         dir,

@@ -25,6 +25,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             experiment: Some(Experiment::Architecture(v1::ArchitectureExperiment {
                 architecture: "image_classification.pretraining_natural_rgb.softmax.efficientnet_b0".into(),
                 overrides: overrides.into_iter().collect(),
+                // Searched over the search space the schema declares for it.
+                hyperparameters: [("trainer.initial_learning_rate".to_owned(), v1::HyperParameter::default())]
+                    .into_iter()
+                    .collect(),
             })),
             ..Default::default()
         })

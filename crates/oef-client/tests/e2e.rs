@@ -244,7 +244,7 @@ async fn every_validation_error_kind() {
         let mut r = launch("ds", 1);
         r.experiment = Some(Experiment::Architecture(v1::ArchitectureExperiment {
             architecture: "no.such.arch".into(),
-            overrides: Default::default(),
+            ..Default::default()
         }));
         cases.push((r, vec!["architecture.architecture"]));
         let mut r = launch("ds", 1);
@@ -253,8 +253,16 @@ async fn every_validation_error_kind() {
             overrides: [("no_such_option".to_owned(), pbjson_types::Value { kind: Some(pbjson_types::value::Kind::NumberValue(1.0)) })]
                 .into_iter()
                 .collect(),
+            ..Default::default()
         }));
         cases.push((r, vec!["architecture.overrides[\"no_such_option\"]"]));
+        let mut r = launch("ds", 1);
+        r.experiment = Some(Experiment::Architecture(v1::ArchitectureExperiment {
+            architecture: "image_classification.pretraining_natural_rgb.softmax.efficientnet_b0".into(),
+            hyperparameters: [("trainer.no_such_field".to_owned(), v1::HyperParameter::default())].into_iter().collect(),
+            ..Default::default()
+        }));
+        cases.push((r, vec!["architecture.hyperparameters[\"trainer.no_such_field\"]"]));
         for (request, expected) in cases {
             let got = status(c.launch(request.clone()).await);
             let fields = violations(&got);
@@ -498,7 +506,19 @@ async fn architectures_and_build_experiment() {
     ]
     .into_iter()
     .collect();
-    let arch = v1::ArchitectureExperiment { architecture: key.into(), overrides };
+    let hyperparameters = [
+        // The schema's search space.
+        ("trainer.initial_learning_rate".to_owned(), v1::HyperParameter::default()),
+        // A distribution of our own.
+        (
+            "trainer.batch_size".to_owned(),
+            serde_json::from_str(r#"{"categorical": {"values": [{"integerValue": 8}, {"integerValue": 16}]}}"#)
+                .expect("distribution"),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    let arch = v1::ArchitectureExperiment { architecture: key.into(), overrides, hyperparameters };
     let built = c
         .platform()
         .build_experiment(v1::BuildExperimentRequest { experiment: Some(arch.clone()) })
@@ -508,6 +528,14 @@ async fn architectures_and_build_experiment() {
     let file = built.file.expect("file");
     assert_eq!(file.format_version, 1);
     assert_eq!(file.architecture, key);
+    let searched = &file.experiment.as_ref().expect("experiment").hyperparameters;
+    assert_eq!(searched.keys().collect::<Vec<_>>(), ["trainer.batch_size", "trainer.initial_learning_rate"]);
+    let schema_space = searched["trainer.initial_learning_rate"].distribution.as_ref();
+    assert!(schema_space.is_some(), "the schema's search space is filled in");
+    let Some(v1::hyper_parameter::Distribution::Categorical(batch)) = searched["trainer.batch_size"].distribution.as_ref() else {
+        panic!("batch_size: {:?}", searched["trainer.batch_size"]);
+    };
+    assert_eq!(batch.values.len(), 2);
     // Launching the same architecture and overrides, or the built file, gives that experiment id.
     let mut request = launch("ds", 0);
     request.experiment = Some(Experiment::Architecture(arch));

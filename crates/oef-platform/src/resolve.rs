@@ -82,12 +82,15 @@ pub trait Resolver: Send + Sync + 'static {
     /// Migrates a v0 experiment to a v1 file.
     fn migrate_v0(&self, experiment: v0::Experiment) -> Result<ExperimentFile, ResolveError>;
 
-    /// Builds the v1 file of an architecture key and overrides (`oef build --set` semantics).
-    /// Violation paths: `architecture`, or `overrides["NAME"]`.
+    /// Builds the v1 file of an architecture key, overrides (`oef build --set` semantics) and
+    /// hyperparameters (`oef build --hp`: a path and its distribution as proto3 JSON, or `None`
+    /// for the schema's search space). Violation paths: `architecture`, `overrides["NAME"]`,
+    /// `hyperparameters["PATH"]`.
     fn build(
         &self,
         architecture: &str,
         overrides: &BTreeMap<String, serde_json::Value>,
+        hyperparameters: &BTreeMap<String, Option<serde_json::Value>>,
     ) -> Result<ExperimentFile, ResolveError>;
 
     /// Completes a v1 file given by a client (explicit defaults) before its id is computed.
@@ -140,11 +143,15 @@ impl Resolver for DefaultResolver {
         &self,
         architecture: &str,
         overrides: &BTreeMap<String, serde_json::Value>,
+        hyperparameters: &BTreeMap<String, Option<serde_json::Value>>,
     ) -> Result<ExperimentFile, ResolveError> {
         let mut builder = oef_builder::ExperimentBuilder::new(architecture)
             .map_err(|e| ResolveError::Invalid(vec![Violation::new("architecture", e.to_string())]))?;
         for (name, value) in overrides {
             builder.set_mut(name.clone(), value.clone());
+        }
+        for (path, distribution) in hyperparameters {
+            builder = builder.hyperparameter_json(path, distribution.as_ref());
         }
         let experiment = builder.build().map_err(|e| build_violations(&e, overrides))?;
         migrate(&experiment, Some(builder.architecture().key.clone()))
@@ -160,10 +167,20 @@ impl Resolver for DefaultResolver {
     }
 }
 
-/// Maps a builder error to violations: unused names on `overrides["NAME"]`, the rest on
-/// `overrides` (or on the override named in the message).
+/// Maps a builder error to violations: hyperparameter errors on `hyperparameters["PATH"]`,
+/// unused names on `overrides["NAME"]`, the rest on `overrides` (or on the override named in
+/// the message).
 fn build_violations(error: &oef_builder::BuildError, overrides: &BTreeMap<String, serde_json::Value>) -> ResolveError {
+    use oef_builder::BuildError as E;
     let message = error.to_string();
+    if let E::UnknownHyperparameterPath { path, .. }
+    | E::NotOptimizable { path, .. }
+    | E::NotAOneof { path, .. }
+    | E::NoDefaultDistribution { path, .. }
+    | E::InvalidDistribution { path, .. } = error
+    {
+        return ResolveError::Invalid(vec![Violation::new(format!("hyperparameters[{path:?}]"), message)]);
+    }
     if let oef_builder::BuildError::UnusedArgument { names, .. } = error {
         return ResolveError::Invalid(
             names.iter().map(|n| Violation::new(format!("overrides[{n:?}]"), message.clone())).collect(),
@@ -243,10 +260,27 @@ pub fn build_architecture(
             Err(e) => violations.push(Violation::new(format!("overrides[{name:?}]"), e.to_string())),
         }
     }
+    let mut hyperparameters = BTreeMap::new();
+    for (path, distribution) in &arch.hyperparameters {
+        if path.is_empty() {
+            violations.push(Violation::new("hyperparameters", "a hyperparameter path is empty"));
+            continue;
+        }
+        if distribution.distribution.is_none() {
+            hyperparameters.insert(path.clone(), None);
+            continue;
+        }
+        match serde_json::to_value(distribution) {
+            Ok(json) => {
+                hyperparameters.insert(path.clone(), Some(json));
+            }
+            Err(e) => violations.push(Violation::new(format!("hyperparameters[{path:?}]"), e.to_string())),
+        }
+    }
     if !violations.is_empty() {
         return Err(ResolveError::Invalid(violations));
     }
-    let file = resolver.build(&arch.architecture, &overrides)?;
+    let file = resolver.build(&arch.architecture, &overrides, &hyperparameters)?;
     check_v1(&file)?;
     Ok(file)
 }

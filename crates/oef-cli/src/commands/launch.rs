@@ -13,7 +13,7 @@ Examples:
   oef launch experiment.pb --org acme --dataset cats --view v1 --tag nightly
   oef launch --model image_classification.pretraining_natural_rgb.softmax.efficientnet_b0 \\
       --set config_path=gs://bucket/cats/config.prototxt --set batch_size=16 \\
-      --org acme --dataset cats
+      --hp trainer.initial_learning_rate --org acme --dataset cats
 
 Prints the training as JSON. Launching an experiment again on the same dataset view returns
 the existing training (\"created\": false) unless --force-new.";
@@ -34,6 +34,11 @@ pub struct Args {
     /// With --model: set NAME to VALUE, as `oef build --set` (VALUE is JSON when it parses).
     #[arg(long = "set", value_name = "NAME=VALUE", requires = "model")]
     pub set: Vec<String>,
+
+    /// With --model: search hyperparameter PATH, as `oef build --hp` (DISTRIBUTION_JSON is the
+    /// proto3 JSON of a HyperParameter; without it, the schema's search space for PATH).
+    #[arg(long = "hp", value_name = "PATH[=DISTRIBUTION_JSON]", requires = "model")]
+    pub hp: Vec<String>,
 
     /// The organization (must be the API key's).
     #[arg(long)]
@@ -79,7 +84,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     .with_context(|| format!("--set {name}"))?;
                 overrides.insert(name, value);
             }
-            Experiment::Architecture(v1::ArchitectureExperiment { architecture: key.clone(), overrides })
+            let mut hyperparameters = std::collections::BTreeMap::new();
+            for arg in &args.hp {
+                let (path, distribution) = io::split_assignment(arg, "--hp")?;
+                let distribution: v1::HyperParameter = match distribution {
+                    Some(text) => serde_json::from_str(&text).map_err(|e| {
+                        Usage(format!("--hp {path}: the distribution is not a HyperParameter in JSON: {e}"))
+                    })?,
+                    None => v1::HyperParameter::default(),
+                };
+                hyperparameters.insert(path, distribution);
+            }
+            Experiment::Architecture(v1::ArchitectureExperiment { architecture: key.clone(), overrides, hyperparameters })
         }
         (None, None) => return Err(Usage("give an experiment FILE or --model KEY".into()).into()),
     };
