@@ -16,14 +16,14 @@ use std::{fmt, path::Path};
 
 use prost::Message;
 use prost_reflect::{
-    DeserializeOptions, DynamicMessage, MapKey, MessageDescriptor, ReflectMessage, SerializeOptions,
+    DeserializeOptions, DynamicMessage, MessageDescriptor, ReflectMessage, SerializeOptions,
     Value, text_format::FormatOptions,
 };
 
 use crate::{
     CodecError, CodecErrorKind,
     descriptor::{self, V0_EXPERIMENT, V1_EXPERIMENT_FILE},
-    v0, v1,
+    path as paths, v0, v1,
 };
 
 /// Format major version of the legacy schema (`deepomatic.oef.*`).
@@ -434,7 +434,7 @@ pub fn collect_missing_required(message: &DynamicMessage, path: &mut String, out
         let set = message.has_field(&field);
         if !set {
             if field.cardinality() == prost_reflect::Cardinality::Required {
-                let len = push_name(path, field.name());
+                let len = paths::push(path, field.name());
                 out.push(path.clone());
                 path.truncate(len);
             }
@@ -464,14 +464,13 @@ fn descend(name: &str, value: &Value, path: &mut String, out: &mut Vec<String>) 
     if !holds_messages {
         return;
     }
-    let len = push_name(path, name);
+    let len = paths::push(path, name);
     match value {
         Value::Message(sub) => collect_missing_required(sub, path, out),
         Value::List(items) => {
             for (i, item) in items.iter().enumerate() {
                 if let Value::Message(sub) = item {
-                    let base = path.len();
-                    path.push_str(&format!("[{i}]"));
+                    let base = paths::push_index(path, i);
                     collect_missing_required(sub, path, out);
                     path.truncate(base);
                 }
@@ -482,15 +481,7 @@ fn descend(name: &str, value: &Value, path: &mut String, out: &mut Vec<String>) 
             keyed.sort_by(|a, b| a.0.cmp(b.0));
             for (key, item) in keyed {
                 if let Value::Message(sub) = item {
-                    let base = path.len();
-                    match key {
-                        MapKey::String(s) => path.push_str(&format!("[{s:?}]")),
-                        MapKey::Bool(v) => path.push_str(&format!("[{v}]")),
-                        MapKey::I32(v) => path.push_str(&format!("[{v}]")),
-                        MapKey::I64(v) => path.push_str(&format!("[{v}]")),
-                        MapKey::U32(v) => path.push_str(&format!("[{v}]")),
-                        MapKey::U64(v) => path.push_str(&format!("[{v}]")),
-                    }
+                    let base = paths::push_key(path, key);
                     collect_missing_required(sub, path, out);
                     path.truncate(base);
                 }
@@ -499,16 +490,6 @@ fn descend(name: &str, value: &Value, path: &mut String, out: &mut Vec<String>) 
         _ => {}
     }
     path.truncate(len);
-}
-
-/// Appends `.name` (`name` at the root) to a path buffer; returns the length to go back to.
-fn push_name(path: &mut String, name: &str) -> usize {
-    let len = path.len();
-    if !path.is_empty() {
-        path.push('.');
-    }
-    path.push_str(name);
-    len
 }
 
 fn typed_from_dynamic<T: Message + Default>(message: &DynamicMessage) -> Result<T, CodecError> {

@@ -8,7 +8,9 @@
 
 use std::collections::BTreeMap;
 
-use prost_reflect::{DynamicMessage, EnumDescriptor, FieldDescriptor, Kind, MapKey, Value};
+use prost_reflect::{DynamicMessage, EnumDescriptor, FieldDescriptor, Kind, Value};
+
+use crate::path as paths;
 
 /// One differing field path, with the value on each side (`None`: unset on that side).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -91,15 +93,11 @@ enum Side {
     Both,
 }
 
-fn join(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() { name.to_owned() } else { format!("{prefix}.{name}") }
-}
-
 fn flatten_into(message: &DynamicMessage, prefix: &str, out: &mut BTreeMap<String, String>) {
     let mut any = false;
     for (field, value) in message.fields() {
         any = true;
-        let path = join(prefix, field.name());
+        let path = paths::join(prefix, field.name());
         flatten_value(value, enum_of(&field).as_ref(), &path, out);
     }
     if !any && !prefix.is_empty() {
@@ -129,20 +127,12 @@ fn flatten_value(
                 return;
             }
             for (i, item) in items.iter().enumerate() {
-                flatten_value(item, enum_type, &format!("{path}[{i}]"), out);
+                flatten_value(item, enum_type, &paths::index(path, i), out);
             }
         }
         Value::Map(entries) => {
             for (key, item) in entries {
-                let key = match key {
-                    MapKey::String(s) => format!("{s:?}"),
-                    MapKey::Bool(b) => b.to_string(),
-                    MapKey::I32(n) => n.to_string(),
-                    MapKey::I64(n) => n.to_string(),
-                    MapKey::U32(n) => n.to_string(),
-                    MapKey::U64(n) => n.to_string(),
-                };
-                flatten_value(item, enum_type, &format!("{path}[{key}]"), out);
+                flatten_value(item, enum_type, &paths::key(path, key), out);
             }
         }
         Value::EnumNumber(n) => {

@@ -9,6 +9,7 @@
 //!   options.
 //! * [`diff`]: structural difference of two messages by dotted field path.
 //! * [`json`]: the pretty JSON printer the codec writes with.
+//! * [`path`]: dotted field paths (`trainer.inputs[0]`, `hyperparameters["x"]`).
 //! * [`codec`]: binary / proto3 JSON / text encodings, lossless (unknown fields kept) through
 //!   prost-reflect, typed through prost + pbjson, and detection of encoding and format version
 //!   from content.
@@ -22,6 +23,7 @@ pub mod diff;
 mod error;
 pub mod json;
 mod json_number;
+pub mod path;
 
 pub use error::{CodecError, CodecErrorKind};
 
