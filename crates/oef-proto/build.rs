@@ -102,16 +102,19 @@ fn boxed_oneof_messages(fds: &prost_types::FileDescriptorSet) -> Vec<String> {
     use prost_types::{DescriptorProto, field_descriptor_proto::{Label, Type}};
     use std::collections::HashMap;
 
-    fn index<'a>(prefix: &str, message: &'a DescriptorProto, all: &mut HashMap<String, &'a DescriptorProto>) {
+    /// Every message by full name, with whether its oneofs may be boxed.
+    type Index<'a> = HashMap<String, (&'a DescriptorProto, bool)>;
+
+    fn index<'a>(prefix: &str, message: &'a DescriptorProto, boxable: bool, all: &mut Index<'a>) {
         let name = format!("{prefix}.{}", message.name());
         for nested in &message.nested_type {
-            index(&name, nested, all);
+            index(&name, nested, boxable, all);
         }
-        all.insert(name, message);
+        all.insert(name, (message, boxable));
     }
     /// Scalars and enums only, directly or through nested messages of the same kind.
-    fn plain(name: &str, all: &HashMap<String, &DescriptorProto>) -> bool {
-        all.get(name).is_some_and(|message| {
+    fn plain(name: &str, all: &Index<'_>) -> bool {
+        all.get(name).is_some_and(|(message, _)| {
             message.field.iter().all(|field| {
                 field.label() != Label::Repeated
                     && match field.r#type() {
@@ -123,22 +126,19 @@ fn boxed_oneof_messages(fds: &prost_types::FileDescriptorSet) -> Vec<String> {
         })
     }
 
-    let mut all = HashMap::new();
-    let mut schema = Vec::new();
+    let mut all = Index::new();
     for file in &fds.file {
-        // Files that declare services hold RPC envelopes, built by hand and small: not boxed.
-        let experiment_schema = file.service.is_empty();
+        let package = format!(".{}", file.package());
+        // Our packages only; files that declare services hold RPC envelopes, built by hand and
+        // small: not boxed.
+        let boxable = file.service.is_empty() && PACKAGES.iter().any(|p| package.starts_with(p));
         for message in &file.message_type {
-            index(&format!(".{}", file.package()), message, &mut all);
-            if experiment_schema {
-                schema.push(format!(".{}.{}", file.package(), message.name()));
-            }
+            index(&package, message, boxable, &mut all);
         }
     }
     let mut out = Vec::new();
-    for (name, message) in &all {
-        let in_schema = schema.iter().any(|top| name == top || name.starts_with(&format!("{top}.")));
-        if !PACKAGES.iter().any(|p| name.starts_with(p)) || !in_schema {
+    for (name, (message, boxable)) in &all {
+        if !boxable {
             continue;
         }
         for field in &message.field {
