@@ -109,6 +109,20 @@ pub fn split_assignment(arg: &str, what: &str) -> Result<(String, Option<String>
     }
 }
 
+/// A `--hp PATH[=DISTRIBUTION_JSON]` argument: the path, and the distribution if given (it
+/// must be JSON; a usage error otherwise).
+pub fn parse_hp(arg: &str) -> Result<(String, Option<serde_json::Value>)> {
+    let (path, distribution) = split_assignment(arg, "--hp")?;
+    let distribution = match distribution {
+        Some(text) => Some(
+            serde_json::from_str(&text)
+                .map_err(|e| Usage(format!("--hp {path}: the distribution is not JSON: {e}")))?,
+        ),
+        None => None,
+    };
+    Ok((path, distribution))
+}
+
 /// A `--set` value: JSON when it parses as JSON, else the string as given.
 pub fn parse_value(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_owned()))

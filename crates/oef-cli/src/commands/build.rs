@@ -76,13 +76,7 @@ pub fn configure(mut builder: ExperimentBuilder, set: &[String], hp: &[String]) 
         builder = builder.set(name, io::parse_value(&value));
     }
     for arg in hp {
-        let (path, distribution) = io::split_assignment(arg, "--hp")?;
-        let distribution = match distribution {
-            Some(text) => Some(serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
-                Usage(format!("--hp {path}: the distribution is not JSON: {e}"))
-            })?),
-            None => None,
-        };
+        let (path, distribution) = io::parse_hp(arg)?;
         builder = builder.hyperparameter_json(&path, distribution.as_ref());
     }
     Ok(builder)

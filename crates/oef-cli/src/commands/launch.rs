@@ -86,11 +86,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
             let mut hyperparameters = std::collections::BTreeMap::new();
             for arg in &args.hp {
-                let (path, distribution) = io::split_assignment(arg, "--hp")?;
+                let (path, distribution) = io::parse_hp(arg)?;
                 let distribution: v1::HyperParameter = match distribution {
-                    Some(text) => serde_json::from_str(&text).map_err(|e| {
-                        Usage(format!("--hp {path}: the distribution is not a HyperParameter in JSON: {e}"))
-                    })?,
+                    Some(json) => serde_json::from_value(json)
+                        .map_err(|e| Usage(format!("--hp {path}: the distribution is not a HyperParameter: {e}")))?,
                     None => v1::HyperParameter::default(),
                 };
                 hyperparameters.insert(path, distribution);
