@@ -233,7 +233,9 @@ impl ArchitectureIndex {
     /// first (ties by key).
     pub fn ranking(&self, experiment: &DynamicMessage) -> Result<Vec<(String, usize, usize)>, ArchitectureError> {
         let built = self.built()?;
-        let distances = distances(built, experiment);
+        let mut leaves = Vec::with_capacity(256);
+        collect_leaves(experiment, SEED, &mut leaves);
+        let distances = distances(built, &leaves);
         let mut out: Vec<(String, usize, usize)> = distances
             .iter()
             .enumerate()
@@ -245,8 +247,16 @@ impl ArchitectureIndex {
 
     /// The key whose default is closest to `experiment` (a v0 `Experiment` of the v0 snapshot).
     pub fn infer(&self, experiment: &DynamicMessage) -> Result<Inference, ArchitectureError> {
+        let mut leaves = Vec::with_capacity(256);
+        collect_leaves(experiment, SEED, &mut leaves);
+        self.infer_leaves(&leaves)
+    }
+
+    /// [`infer`](Self::infer) over leaves already collected (by the byte-level fast path of
+    /// [`crate::transcode`], which hashes them exactly as [`collect_leaves`] does).
+    pub(crate) fn infer_leaves(&self, leaves: &[(u64, u64)]) -> Result<Inference, ArchitectureError> {
         let built = self.built()?;
-        let distances = distances(built, experiment);
+        let distances = distances(built, leaves);
         let Some(&differing) = distances.iter().min() else {
             return Err(ArchitectureError::Defaults("no architecture defaults".into()));
         };
@@ -273,15 +283,13 @@ impl ArchitectureIndex {
 const PLAUSIBLE_FRACTION: usize = 2;
 
 /// The number of differing field paths between `experiment` and each key's default:
-/// `|A| + |B_k| - common_paths(k) - equal_pairs(k)`.
-fn distances(built: &Built, experiment: &DynamicMessage) -> Vec<usize> {
-    let mut leaves = Vec::with_capacity(256);
-    collect_leaves(experiment, SEED, &mut leaves);
+/// `|A| + |B_k| - common_paths(k) - equal_pairs(k)`, over the file's `leaves`.
+fn distances(built: &Built, leaves: &[(u64, u64)]) -> Vec<usize> {
     // shared(k) = everyone + adjust[k]: `AllBut` postings count for every key once and are
     // taken back from the keys they list.
     let mut adjust = vec![0i64; built.keys.len()];
     let mut everyone = 0i64;
-    for (path, pair) in &leaves {
+    for (path, pair) in leaves {
         for postings in [built.paths.get(path), built.pairs.get(pair)].into_iter().flatten() {
             match postings {
                 Postings::Keys(keys) => {
@@ -353,7 +361,8 @@ fn build(provider: &dyn ArchitectureDefaults) -> Result<Built, ArchitectureError
     Ok(Built { keys, sizes, paths: postings(paths), pairs: postings(pairs) })
 }
 
-const SEED: u64 = 0x243f_6a88_85a3_08d3;
+/// The path hash of the root message.
+pub(crate) const SEED: u64 = 0x243f_6a88_85a3_08d3;
 
 /// A map keyed by hashes already mixed by [`mix`]: they are used as they are instead of being
 /// hashed again (SipHash of every leaf of every file was a visible part of inference).
@@ -379,7 +388,7 @@ impl Hasher for PreHashed {
 }
 
 /// FxHash-style mixing: fast and good enough to tell field paths and values apart.
-fn mix(h: u64, x: u64) -> u64 {
+pub(crate) fn mix(h: u64, x: u64) -> u64 {
     (h.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95)
 }
 
@@ -440,27 +449,81 @@ fn hash_map_key(key: &prost_reflect::MapKey) -> u64 {
     }
 }
 
-fn hash_value(h: u64, value: &Value) -> u64 {
+/// A scalar value as [`hash_value`] sees it: one variant per scalar [`Value`] variant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Scalar<'a> {
+    Bool(bool),
+    I32(i32),
+    I64(i64),
+    U32(u32),
+    U64(u64),
+    F32(f32),
+    F64(f64),
+    String(&'a str),
+    Bytes(&'a [u8]),
+    EnumNumber(i32),
+}
+
+impl<'a> Scalar<'a> {
+    /// The scalar of `value`, `None` for messages, lists and maps.
+    pub(crate) fn of(value: &'a Value) -> Option<Self> {
+        Some(match value {
+            Value::Bool(v) => Scalar::Bool(*v),
+            Value::I32(v) => Scalar::I32(*v),
+            Value::I64(v) => Scalar::I64(*v),
+            Value::U32(v) => Scalar::U32(*v),
+            Value::U64(v) => Scalar::U64(*v),
+            Value::F32(v) => Scalar::F32(*v),
+            Value::F64(v) => Scalar::F64(*v),
+            Value::String(s) => Scalar::String(s),
+            Value::Bytes(b) => Scalar::Bytes(b),
+            Value::EnumNumber(n) => Scalar::EnumNumber(*n),
+            Value::Message(_) | Value::List(_) | Value::Map(_) => return None,
+        })
+    }
+}
+
+/// The hash of a scalar leaf value at path hash `h`.
+pub(crate) fn hash_scalar(h: u64, value: Scalar<'_>) -> u64 {
     match value {
-        Value::Bool(b) => mix(h, 1 + u64::from(*b)),
-        Value::I32(v) => mix(mix(h, 3), *v as u64),
-        Value::I64(v) => mix(mix(h, 4), *v as u64),
-        Value::U32(v) => mix(mix(h, 5), u64::from(*v)),
-        Value::U64(v) => mix(mix(h, 6), *v),
-        Value::F32(v) => mix(mix(h, 7), u64::from(v.to_bits())),
-        Value::F64(v) => mix(mix(h, 8), v.to_bits()),
-        Value::String(s) => mix_bytes(mix(h, 9), s.as_bytes()),
-        Value::Bytes(b) => mix_bytes(mix(h, 10), b),
-        Value::EnumNumber(n) => mix(mix(h, 11), *n as u64),
+        Scalar::Bool(b) => mix(h, 1 + u64::from(b)),
+        Scalar::I32(v) => mix(mix(h, 3), v as u64),
+        Scalar::I64(v) => mix(mix(h, 4), v as u64),
+        Scalar::U32(v) => mix(mix(h, 5), u64::from(v)),
+        Scalar::U64(v) => mix(mix(h, 6), v),
+        Scalar::F32(v) => mix(mix(h, 7), u64::from(v.to_bits())),
+        Scalar::F64(v) => mix(mix(h, 8), v.to_bits()),
+        Scalar::String(s) => mix_bytes(mix(h, 9), s.as_bytes()),
+        Scalar::Bytes(b) => mix_bytes(mix(h, 10), b),
+        Scalar::EnumNumber(n) => mix(mix(h, 11), n as u64),
+    }
+}
+
+/// The start of the hash of a message value (then each set field in number order:
+/// `h = hash(mix(h, number), value)`).
+pub(crate) fn hash_message_start(h: u64) -> u64 {
+    mix(h, 12)
+}
+
+/// The start of the hash of a list of `len` items (then each item: `h = hash(h, item)`).
+pub(crate) fn hash_list_start(h: u64, len: usize) -> u64 {
+    mix(mix(h, 13), len as u64)
+}
+
+fn hash_value(h: u64, value: &Value) -> u64 {
+    if let Some(scalar) = Scalar::of(value) {
+        return hash_scalar(h, scalar);
+    }
+    match value {
         Value::Message(m) => {
-            let mut h = mix(h, 12);
+            let mut h = hash_message_start(h);
             for (field, value) in m.fields() {
                 h = hash_value(mix(h, u64::from(field.number())), value);
             }
             h
         }
         Value::List(items) => {
-            let mut h = mix(mix(h, 13), items.len() as u64);
+            let mut h = hash_list_start(h, items.len());
             for item in items {
                 h = hash_value(h, item);
             }
@@ -474,6 +537,7 @@ fn hash_value(h: u64, value: &Value) -> u64 {
                 .fold(0u64, u64::wrapping_add);
             mix(mix(h, 14), sum)
         }
+        _ => h, // scalars: handled above
     }
 }
 

@@ -11,7 +11,8 @@
 //!   file as a [`Document`].
 //! * [`registry`]: the [`Step`] trait and the [`Registry`] that chains steps, so that `--to`
 //!   any version works and a future v2 adds one module.
-//! * [`v0_to_v1`], [`v1_to_v0`]: the two steps of format v1.
+//! * [`v0_to_v1`], [`v1_to_v0`]: the two steps of format v1; `transcode` is the byte-level
+//!   fast route of v0 → v1 for plain files ([`Registry::migrate_encoded`]).
 //! * [`architecture`]: inference of the catalog architecture a v0 experiment was built from
 //!   ([`ArchitectureDefaults`] supplies the default experiment of each key).
 //! * [`diff`]: field-path differences between two documents (`--dry-run`).
@@ -36,6 +37,7 @@ mod paths;
 pub mod registry;
 pub mod run;
 pub mod snapshot;
+mod transcode;
 pub mod v0_to_v1;
 pub mod v1_to_v0;
 

@@ -7,6 +7,7 @@
 
 use std::{sync::Arc, time::SystemTime};
 
+use oef_proto::codec::Encoding;
 use prost_reflect::DynamicMessage;
 
 use crate::{
@@ -53,6 +54,21 @@ pub trait Step: Send + Sync {
     /// snapshot) into the root message of a `target_version` file (in that version's snapshot).
     fn apply(&self, input: &DynamicMessage, context: &StepContext)
     -> Result<DynamicMessage, MigrateError>;
+
+    /// Migrates a whole stored file from its encoded bytes (`input` encoding, detected by the
+    /// caller) to the encoded target file (`output` encoding), when the step has a route for
+    /// these bytes faster than decoding, [`apply`](Self::apply) and encoding; the result must
+    /// be the very bytes that route gives. `None` (the default): no such route for these
+    /// bytes, including any input the general route would reject (it reports the error).
+    fn apply_encoded(
+        &self,
+        _bytes: &[u8],
+        _input: Encoding,
+        _output: Encoding,
+        _context: &StepContext,
+    ) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// The chain of every known step.
@@ -82,6 +98,23 @@ impl Registry {
             .iter()
             .find(|s| s.source_version() == from && s.target_version() == to)
             .map(|s| s.as_ref())
+    }
+
+    /// The encoded file `bytes` (`input` encoding) brought to version `to` in `output`
+    /// encoding by the byte-level route of the single step that ends at `to` coming from
+    /// `to - 1`, with the source version: `Some` only when that step has such a route for these
+    /// bytes ([`Step::apply_encoded`]). The result equals decoding, [`migrate`](Self::migrate)
+    /// and encoding; `None` means: take that way.
+    pub fn migrate_encoded(
+        &self,
+        bytes: &[u8],
+        input: Encoding,
+        to: u32,
+        output: Encoding,
+        context: &StepContext,
+    ) -> Option<(u32, Vec<u8>)> {
+        let step = self.step(to.checked_sub(1)?, to)?;
+        step.apply_encoded(bytes, input, output, context).map(|out| (step.source_version(), out))
     }
 
     /// Brings `document` to version `to` by applying each step in turn (one version at a time,

@@ -397,6 +397,9 @@ fn process(input: &Input, options: &Options, registry: &Registry, writer: &mut W
         Ok(read) => read,
         Err(e) => return FileReport::failed(path, format!("cannot read: {e}")),
     };
+    if let Some(report) = fast_route(input, options, registry, writer, slot, &bytes, &permissions) {
+        return report;
+    }
     let (encoding, document) = match document::decode(&bytes) {
         Ok(decoded) => decoded,
         Err(e) => return FileReport::failed(path, e),
@@ -479,6 +482,60 @@ fn process(input: &Input, options: &Options, registry: &Registry, writer: &mut W
         (_, None) => {}
     }
     report
+}
+
+/// The byte-level route ([`Registry::migrate_encoded`]) for a file to be written (in place
+/// or under `--out-dir`): `None` when it does not apply, and the general route then runs.
+fn fast_route(
+    input: &Input,
+    options: &Options,
+    registry: &Registry,
+    writer: &mut Writer,
+    slot: usize,
+    bytes: &[u8],
+    permissions: &fs::Permissions,
+) -> Option<FileReport> {
+    let destination = match &options.mode {
+        Mode::OutDir(dir) => dir.join(&input.relative),
+        Mode::InPlace => input.path.clone(),
+        Mode::DryRun | Mode::Check => return None,
+    };
+    // As `document::decode` detects: JSON when the content starts with `{`, else binary (text
+    // and anything else is left to the general route).
+    let encoding = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => Encoding::Json,
+        Some(_) if !bytes.starts_with("\u{feff}".as_bytes()) => Encoding::Binary,
+        _ => return None,
+    };
+    let target_encoding = match options.format {
+        FormatChoice::Keep => encoding,
+        FormatChoice::To(e) => e,
+    };
+    let source_sha256 = sha256_hex(bytes);
+    if matches!(options.mode, Mode::OutDir(_)) && already_migrated(&destination, options.to, target_encoding, &source_sha256)
+    {
+        return None; // a rerun: the general route reports it as current
+    }
+    let context = StepContext {
+        source_sha256,
+        tool: options.tool.clone(),
+        time: options.time,
+        architecture: options.architecture.clone(),
+    };
+    let (from, output) = registry.migrate_encoded(bytes, encoding, options.to, target_encoding, &context)?;
+    let mut report = FileReport {
+        path: input.path.clone(),
+        outcome: Outcome::Migrated,
+        from_version: Some(from),
+        encoding: Some(encoding.to_string()),
+        error: None,
+        diff: None,
+    };
+    if let Err(e) = writer.stage(&destination, &output, Some(permissions.clone()), slot) {
+        report.outcome = Outcome::Failed;
+        report.error = Some(e.to_string());
+    }
+    Some(report)
 }
 
 /// Whether `dest` is already the migration of a source with this SHA-256, at `to` in `encoding`.

@@ -19,6 +19,7 @@ use std::{
     time::UNIX_EPOCH,
 };
 
+use oef_proto::codec::Encoding;
 use prost_reflect::{
     DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor, ReflectMessage, Value,
 };
@@ -28,7 +29,7 @@ use crate::{
     architecture::ArchitectureIndex,
     enums, paths,
     registry::Tool,
-    snapshot,
+    snapshot, transcode,
 };
 
 /// Fields renamed between v0 and v1, as (v0 message full name, v0 field, v1 field). v1 kept
@@ -71,7 +72,7 @@ pub(crate) fn counterpart(
     (other.name() == expected).then_some(other)
 }
 
-fn rename_up(message: &str, field: &str) -> Option<&'static str> {
+pub(crate) fn rename_up(message: &str, field: &str) -> Option<&'static str> {
     RENAMED_FIELDS.iter().find(|(m, f, _)| *m == message && *f == field).map(|(_, _, to)| *to)
 }
 
@@ -251,5 +252,40 @@ impl Step for V0ToV1 {
             file.set_field_by_name("legacy", Value::Message(message));
         }
         Ok(file)
+    }
+
+    /// The byte-level route of [`crate::transcode`] for binary and JSON v0 files that are plain
+    /// experiments (no unknown fields, maps, repeated singular fields, ...): same output bytes
+    /// as [`apply`](Step::apply) plus [`crate::document::encode`].
+    fn apply_encoded(
+        &self,
+        bytes: &[u8],
+        input: Encoding,
+        output: Encoding,
+        context: &StepContext,
+    ) -> Option<Vec<u8>> {
+        let json;
+        let binary = match input {
+            Encoding::Binary => bytes,
+            Encoding::Json => {
+                json = transcode::v0_json_to_binary(bytes)?;
+                &json
+            }
+            Encoding::Text => return None,
+        };
+        let transcoded = transcode::experiment(binary)?;
+        let architecture = match &context.architecture {
+            Some(key) => {
+                self.architectures.check_key(key).ok()?;
+                key.clone()
+            }
+            None => self.architectures.infer_leaves(&transcoded.leaves).ok()?.key,
+        };
+        let file = transcode::envelope(&transcoded, &architecture, context);
+        match output {
+            Encoding::Binary => Some(file),
+            Encoding::Json => transcode::v1_json(&file),
+            Encoding::Text => None,
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! Shared helpers of the integration tests.
 #![allow(dead_code)]
 
+pub mod variations;
+
 use std::{
     path::{Path, PathBuf},
     sync::{Arc, LazyLock},

@@ -1,0 +1,995 @@
+//! The fast route of step v0 → v1: encoded v0 bytes straight to encoded v1 bytes, without
+//! building reflection messages.
+//!
+//! [`crate::v0_to_v1`] decodes a file into a `DynamicMessage`, converts it field by field and
+//! encodes the result: general, but ~150 µs per file, most of it spent cloning descriptors and
+//! allocating values. Almost every stored file is a plain experiment as `deepomatic-oef` wrote
+//! it, and for those this module does the same work in one pass over the bytes, guided by a
+//! [`Plan`] compiled once from the frozen v0 and v1 snapshots (never from today's `.proto`
+//! files, like the step itself):
+//!
+//! * every v0 field is copied to its v1 counterpart (same number), enum numbers mapped,
+//!   repeated scalars written packed as v1 declares them, sub-messages re-measured;
+//! * every unset singular scalar outside a oneof gets its v0 default, and its dotted path is
+//!   recorded for `legacy.implicit_defaults`, in the order the step records them;
+//! * the leaves of the experiment are hashed on the way exactly as the architecture inference
+//!   hashes them ([`crate::architecture`]), so the nearest default is found without a second
+//!   walk;
+//! * the envelope is written around it, and the result is re-read as proto3 JSON when JSON is
+//!   wanted ([`v1_json`], the same serde calls as prost-reflect's serializer).
+//!
+//! Anything out of the ordinary makes the route give up (`None`) and the caller takes the
+//! general one, which then also reports any error: a field unknown to v0 (kept as raw bytes
+//! there), a map, a group, a singular field given twice, two members of one oneof, a missing
+//! required field, an enum number v0 does not define, invalid UTF-8, truncated bytes. The
+//! output is byte for byte the general route's (tested over the whole corpus and mutated
+//! inputs in `tests/fast_route.rs`).
+
+use std::{collections::HashMap, sync::LazyLock};
+
+use prost::encoding::{WireType, encode_key, encode_varint};
+use prost_reflect::{Cardinality, FieldDescriptor, Kind, MessageDescriptor, Value};
+use serde::ser::{Error as _, Serialize, SerializeMap, SerializeSeq, Serializer};
+
+use crate::{
+    StepContext,
+    architecture::{Scalar, hash_list_start, hash_message_start, hash_scalar, mix},
+    enums, paths, snapshot,
+    v0_to_v1::{counterpart, rename_up},
+};
+
+/// Scalar type of a field, as the wire and the hashes need it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ty {
+    Bool,
+    Int32,
+    Sint32,
+    Sfixed32,
+    Int64,
+    Sint64,
+    Sfixed64,
+    Uint32,
+    Fixed32,
+    Uint64,
+    Fixed64,
+    Float,
+    Double,
+    String,
+    Bytes,
+    Enum,
+    Message,
+}
+
+impl Ty {
+    fn of(kind: &Kind) -> Self {
+        match kind {
+            Kind::Bool => Ty::Bool,
+            Kind::Int32 => Ty::Int32,
+            Kind::Sint32 => Ty::Sint32,
+            Kind::Sfixed32 => Ty::Sfixed32,
+            Kind::Int64 => Ty::Int64,
+            Kind::Sint64 => Ty::Sint64,
+            Kind::Sfixed64 => Ty::Sfixed64,
+            Kind::Uint32 => Ty::Uint32,
+            Kind::Fixed32 => Ty::Fixed32,
+            Kind::Uint64 => Ty::Uint64,
+            Kind::Fixed64 => Ty::Fixed64,
+            Kind::Float => Ty::Float,
+            Kind::Double => Ty::Double,
+            Kind::String => Ty::String,
+            Kind::Bytes => Ty::Bytes,
+            Kind::Enum(_) => Ty::Enum,
+            Kind::Message(_) => Ty::Message,
+        }
+    }
+
+    fn wire(self) -> WireType {
+        match self {
+            Ty::Fixed32 | Ty::Sfixed32 | Ty::Float => WireType::ThirtyTwoBit,
+            Ty::Fixed64 | Ty::Sfixed64 | Ty::Double => WireType::SixtyFourBit,
+            Ty::String | Ty::Bytes | Ty::Message => WireType::LengthDelimited,
+            _ => WireType::Varint,
+        }
+    }
+
+    fn packable(self) -> bool {
+        !matches!(self, Ty::String | Ty::Bytes | Ty::Message)
+    }
+}
+
+/// One field value as found on the wire.
+#[derive(Debug, Clone, Copy)]
+enum Raw<'a> {
+    Varint(u64),
+    Fixed32(u32),
+    Fixed64(u64),
+    Len(&'a [u8]),
+}
+
+#[inline(always)]
+fn read_varint(buf: &mut &[u8]) -> Option<u64> {
+    if let Some((&byte, rest)) = buf.split_first() {
+        if byte < 0x80 {
+            *buf = rest;
+            return Some(u64::from(byte));
+        }
+    }
+    let mut value = 0u64;
+    for i in 0..10 {
+        let (&byte, rest) = buf.split_first()?;
+        *buf = rest;
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte < 0x80 {
+            // As prost: the tenth byte may only carry the top bit of a u64.
+            return (i < 9 || byte <= 1).then_some(value);
+        }
+    }
+    None
+}
+
+fn read_array<const N: usize>(buf: &mut &[u8]) -> Option<[u8; N]> {
+    let (head, rest) = buf.split_first_chunk::<N>()?;
+    *buf = rest;
+    Some(*head)
+}
+
+/// Reads one field: (number, wire type, value).
+#[inline(always)]
+fn read_field<'a>(buf: &mut &'a [u8]) -> Option<(u32, WireType, Raw<'a>)> {
+    let key = read_varint(buf)?;
+    let number = u32::try_from(key >> 3).ok().filter(|&n| n != 0)?;
+    let (wire, raw) = match key & 7 {
+        0 => (WireType::Varint, Raw::Varint(read_varint(buf)?)),
+        1 => (WireType::SixtyFourBit, Raw::Fixed64(u64::from_le_bytes(read_array(buf)?))),
+        2 => {
+            let len = usize::try_from(read_varint(buf)?).ok().filter(|&l| l <= buf.len())?;
+            let (value, rest) = buf.split_at(len);
+            *buf = rest;
+            (WireType::LengthDelimited, Raw::Len(value))
+        }
+        5 => (WireType::ThirtyTwoBit, Raw::Fixed32(u32::from_le_bytes(read_array(buf)?))),
+        _ => return None, // groups
+    };
+    Some((number, wire, raw))
+}
+
+/// The value of one (non-packed) occurrence of a scalar field, as prost-reflect decodes it.
+fn scalar(ty: Ty, raw: Raw<'_>) -> Option<Scalar<'_>> {
+    Some(match (ty, raw) {
+        (Ty::Bool, Raw::Varint(v)) => Scalar::Bool(v != 0),
+        (Ty::Int32, Raw::Varint(v)) => Scalar::I32(v as i32),
+        (Ty::Sint32, Raw::Varint(v)) => {
+            let v = v as u32;
+            Scalar::I32((v >> 1) as i32 ^ -((v & 1) as i32))
+        }
+        (Ty::Int64, Raw::Varint(v)) => Scalar::I64(v as i64),
+        (Ty::Sint64, Raw::Varint(v)) => Scalar::I64((v >> 1) as i64 ^ -((v & 1) as i64)),
+        (Ty::Uint32, Raw::Varint(v)) => Scalar::U32(v as u32),
+        (Ty::Uint64, Raw::Varint(v)) => Scalar::U64(v),
+        (Ty::Enum, Raw::Varint(v)) => Scalar::EnumNumber(v as i32),
+        (Ty::Sfixed32, Raw::Fixed32(v)) => Scalar::I32(v as i32),
+        (Ty::Fixed32, Raw::Fixed32(v)) => Scalar::U32(v),
+        (Ty::Float, Raw::Fixed32(v)) => Scalar::F32(f32::from_bits(v)),
+        (Ty::Sfixed64, Raw::Fixed64(v)) => Scalar::I64(v as i64),
+        (Ty::Fixed64, Raw::Fixed64(v)) => Scalar::U64(v),
+        (Ty::Double, Raw::Fixed64(v)) => Scalar::F64(f64::from_bits(v)),
+        (Ty::String, Raw::Len(b)) => Scalar::String(std::str::from_utf8(b).ok()?),
+        (Ty::Bytes, Raw::Len(b)) => Scalar::Bytes(b),
+        _ => return None,
+    })
+}
+
+/// Appends the items of a packed run of `ty` values.
+fn packed<'a>(ty: Ty, mut run: &'a [u8], items: &mut Vec<Scalar<'a>>) -> Option<()> {
+    while !run.is_empty() {
+        let raw = match ty.wire() {
+            WireType::Varint => Raw::Varint(read_varint(&mut run)?),
+            WireType::ThirtyTwoBit => Raw::Fixed32(u32::from_le_bytes(read_array(&mut run)?)),
+            WireType::SixtyFourBit => Raw::Fixed64(u64::from_le_bytes(read_array(&mut run)?)),
+            _ => return None,
+        };
+        items.push(scalar(ty, raw)?);
+    }
+    Some(())
+}
+
+/// Appends a scalar value (without key) as `ty` is written.
+fn put_value(ty: Ty, value: Scalar<'_>, out: &mut Vec<u8>) {
+    match value {
+        Scalar::Bool(v) => out.push(u8::from(v)),
+        Scalar::I32(v) | Scalar::EnumNumber(v) => match ty {
+            Ty::Sint32 => encode_varint(u64::from(((v << 1) ^ (v >> 31)) as u32), out),
+            Ty::Sfixed32 => out.extend_from_slice(&v.to_le_bytes()),
+            _ => encode_varint(i64::from(v) as u64, out),
+        },
+        Scalar::I64(v) => match ty {
+            Ty::Sint64 => encode_varint(((v << 1) ^ (v >> 63)) as u64, out),
+            Ty::Sfixed64 => out.extend_from_slice(&v.to_le_bytes()),
+            _ => encode_varint(v as u64, out),
+        },
+        Scalar::U32(v) => match ty {
+            Ty::Fixed32 => out.extend_from_slice(&v.to_le_bytes()),
+            _ => encode_varint(u64::from(v), out),
+        },
+        Scalar::U64(v) => match ty {
+            Ty::Fixed64 => out.extend_from_slice(&v.to_le_bytes()),
+            _ => encode_varint(v, out),
+        },
+        Scalar::F32(v) => out.extend_from_slice(&v.to_le_bytes()),
+        Scalar::F64(v) => out.extend_from_slice(&v.to_le_bytes()),
+        Scalar::String(s) => put_bytes(s.as_bytes(), out),
+        Scalar::Bytes(b) => put_bytes(b, out),
+    }
+}
+
+fn put_bytes(bytes: &[u8], out: &mut Vec<u8>) {
+    encode_varint(bytes.len() as u64, out);
+    out.extend_from_slice(bytes);
+}
+
+/// Whether `value` is the proto3 default of its kind (what a field without presence omits).
+fn is_zero(value: Scalar<'_>) -> bool {
+    match value {
+        Scalar::Bool(v) => !v,
+        Scalar::I32(v) | Scalar::EnumNumber(v) => v == 0,
+        Scalar::I64(v) => v == 0,
+        Scalar::U32(v) => v == 0,
+        Scalar::U64(v) => v == 0,
+        Scalar::F32(v) => v == 0.0,
+        Scalar::F64(v) => v == 0.0,
+        Scalar::String(s) => s.is_empty(),
+        Scalar::Bytes(b) => b.is_empty(),
+    }
+}
+
+/// Starts a length-delimited value whose length is not known yet; see [`end_len`].
+fn begin_len(out: &mut Vec<u8>) -> usize {
+    out.push(0);
+    out.len()
+}
+
+/// Writes the length of the value started at `start` (one byte was reserved for it).
+fn end_len(out: &mut Vec<u8>, start: usize) {
+    let len = out.len() - start;
+    if let Ok(byte) = u8::try_from(len) {
+        if byte < 0x80 {
+            out[start - 1] = byte;
+            return;
+        }
+    }
+    let mut prefix = Vec::with_capacity(10);
+    encode_varint(len as u64, &mut prefix);
+    out.splice(start - 1..start, prefix);
+}
+
+/// A v0 field and what becomes of it in v1.
+#[derive(Debug)]
+struct Field {
+    number: u32,
+    /// The v0 name (dotted paths of implicit defaults use it).
+    name: Box<str>,
+    ty: Ty,
+    repeated: bool,
+    /// Maps and groups: the route gives up when one is present.
+    unsupported: bool,
+    required: bool,
+    /// Index of the containing oneof.
+    oneof: Option<u8>,
+    /// Plan index of the message type.
+    message: usize,
+    /// v0 → v1 enum numbers, sorted.
+    enum_map: Box<[(i32, i32)]>,
+    v1_presence: bool,
+    v1_packed: bool,
+    /// For a singular scalar outside a oneof: its v0 default and that default's v1 encoding
+    /// (key and value; empty when v1 omits it).
+    default: Option<(Value, Box<[u8]>)>,
+}
+
+/// A v0 message of the plan.
+#[derive(Debug)]
+struct Message {
+    /// In number order.
+    fields: Vec<Field>,
+    /// Field number → index in `fields` + 1 (0: no such field).
+    lookup: Vec<u16>,
+}
+
+impl Message {
+    fn field(&self, number: u32) -> Option<usize> {
+        let i = *self.lookup.get(usize::try_from(number).ok()?)?;
+        (i != 0).then(|| usize::from(i) - 1)
+    }
+}
+
+/// Everything the route needs, compiled from the snapshots: the v0 messages reachable from
+/// `Experiment` with their v1 counterparts, and the v1 messages reachable from
+/// `ExperimentFile` for JSON output.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    /// Index 0 is `deepomatic.oef.experiment.Experiment`.
+    v0: Vec<Message>,
+    /// Index 0 is `oef.v1.ExperimentFile`.
+    v1: Vec<JsonMessage>,
+}
+
+/// The plan, or `None` (the route then never applies) if the snapshots hold something it was
+/// not written for; a test asserts it builds.
+pub(crate) static PLAN: LazyLock<Option<Plan>> = LazyLock::new(|| Plan::build().ok());
+
+impl Plan {
+    fn build() -> Result<Self, String> {
+        let v0_root = snapshot::pool(0)
+            .and_then(|p| p.get_message_by_name("deepomatic.oef.experiment.Experiment"))
+            .ok_or("no v0 Experiment")?;
+        let v1_experiment = snapshot::pool(1)
+            .and_then(|p| p.get_message_by_name("oef.v1.Experiment"))
+            .ok_or("no v1 Experiment")?;
+        let v1_root = snapshot::pool(1)
+            .and_then(|p| p.get_message_by_name("oef.v1.ExperimentFile"))
+            .ok_or("no v1 ExperimentFile")?;
+        Ok(Self { v0: build_v0(v0_root, v1_experiment)?, v1: build_v1(v1_root)? })
+    }
+}
+
+fn build_v0(root0: MessageDescriptor, root1: MessageDescriptor) -> Result<Vec<Message>, String> {
+    let mut index: HashMap<String, usize> = HashMap::from([(root0.full_name().to_owned(), 0)]);
+    let mut queue = vec![(root0, root1)];
+    let mut out = Vec::new();
+    while let Some((m0, m1)) = queue.get(out.len()).cloned() {
+        let oneofs: Vec<String> = m0.oneofs().map(|o| o.full_name().to_owned()).collect();
+        if oneofs.len() > 64 {
+            return Err(format!("{}: more than 64 oneofs", m0.full_name()));
+        }
+        let mut fields = Vec::new();
+        for f0 in m0.fields() {
+            let f1 = counterpart(&f0, &m1, rename_up)
+                .ok_or_else(|| format!("{}: no v1 counterpart", f0.full_name()))?;
+            fields.push(build_field(&f0, &f1, &oneofs, &mut index, &mut queue)?);
+        }
+        fields.sort_by_key(|f| f.number);
+        let max = fields.last().map_or(0, |f| f.number as usize);
+        if max > 4096 || fields.len() >= usize::from(u16::MAX) {
+            return Err(format!("{}: field numbers too sparse for the plan", m0.full_name()));
+        }
+        let mut lookup = vec![0u16; max + 1];
+        for (i, f) in fields.iter().enumerate() {
+            lookup[f.number as usize] = u16::try_from(i + 1).unwrap_or(0);
+        }
+        out.push(Message { fields, lookup });
+    }
+    Ok(out)
+}
+
+fn build_field(
+    f0: &FieldDescriptor,
+    f1: &FieldDescriptor,
+    oneofs: &[String],
+    index: &mut HashMap<String, usize>,
+    queue: &mut Vec<(MessageDescriptor, MessageDescriptor)>,
+) -> Result<Field, String> {
+    let (kind0, kind1) = (f0.kind(), f1.kind());
+    let ty = Ty::of(&kind0);
+    if ty != Ty::of(&kind1) || f0.is_list() != f1.is_list() || f0.is_map() != f1.is_map() {
+        return Err(format!("{}: different kind in v1", f0.full_name()));
+    }
+    let unsupported = f0.is_map() || f0.is_group();
+    let mut message = 0;
+    if let (Kind::Message(s0), Kind::Message(s1), false) = (&kind0, &kind1, unsupported) {
+        let next = index.len();
+        message = *index.entry(s0.full_name().to_owned()).or_insert_with(|| {
+            queue.push((s0.clone(), s1.clone()));
+            next
+        });
+    }
+    let mut enum_map = Vec::new();
+    if let (Kind::Enum(e0), Kind::Enum(e1)) = (&kind0, &kind1) {
+        for value in e0.values() {
+            let up = enums::up(e0, e1, value.number(), "").map_err(|e| e.to_string())?;
+            enum_map.push((value.number(), up));
+        }
+        enum_map.sort_unstable();
+        enum_map.dedup_by_key(|(n, _)| *n);
+    }
+    let oneof = match f0.containing_oneof() {
+        Some(o) => Some(
+            oneofs.iter().position(|n| n == o.full_name()).and_then(|i| u8::try_from(i).ok()).ok_or("oneof index")?,
+        ),
+        None => None,
+    };
+    let mut field = Field {
+        number: f0.number(),
+        name: f0.name().into(),
+        ty,
+        repeated: f0.is_list(),
+        unsupported,
+        required: f0.cardinality() == Cardinality::Required,
+        oneof,
+        message,
+        enum_map: enum_map.into(),
+        v1_presence: f1.supports_presence(),
+        v1_packed: f1.is_packed(),
+        default: None,
+    };
+    if !f0.is_list() && !f0.is_map() && oneof.is_none() && ty != Ty::Message {
+        let value = f0.default_value();
+        let v0 = Scalar::of(&value).ok_or("scalar default")?;
+        let v1 = field.up(v0).ok_or_else(|| format!("{}: default has no v1 value", f0.full_name()))?;
+        let mut bytes = Vec::new();
+        if field.v1_presence || !is_zero(v1) {
+            encode_key(field.number, ty.wire(), &mut bytes);
+            put_value(ty, v1, &mut bytes);
+        }
+        field.default = Some((value, bytes.into()));
+    }
+    Ok(field)
+}
+
+impl Field {
+    /// The v1 value of a v0 value (enum numbers mapped).
+    fn up<'a>(&self, value: Scalar<'a>) -> Option<Scalar<'a>> {
+        match value {
+            Scalar::EnumNumber(n) => {
+                let i = self.enum_map.binary_search_by_key(&n, |(from, _)| *from).ok()?;
+                Some(Scalar::EnumNumber(self.enum_map[i].1))
+            }
+            other => Some(other),
+        }
+    }
+}
+
+/// The result of [`experiment`]: the v1 `Experiment`, what the envelope needs from it and
+/// the leaves for the architecture inference.
+#[derive(Debug, Default)]
+pub(crate) struct Transcoded {
+    /// The encoded v1 `Experiment`.
+    pub experiment: Vec<u8>,
+    /// `LegacyFields.implicit_defaults`, encoded (field 2 entries), in the step's order.
+    pub implicit_defaults: Vec<u8>,
+    /// (path hash, (path, value) hash) of every leaf, as `architecture::collect_leaves`.
+    pub leaves: Vec<(u64, u64)>,
+}
+
+/// How a message's leaves are accounted for: collected as leaves under a path hash, or (inside
+/// a list item) folded into the hash of the item's value.
+#[derive(Clone, Copy)]
+enum Leaves {
+    Collect(u64),
+    Hash(u64),
+}
+
+struct Transcoder<'p, 'a> {
+    plan: &'p [Message],
+    path: String,
+    out: Transcoded,
+    /// Spare entry lists, one per nesting level in use.
+    spare: Vec<Vec<(u16, Raw<'a>)>>,
+    /// Fields that got their default, of the messages being converted (a stack: each message
+    /// pops its own when done).
+    own_defaults: Vec<u16>,
+    items: Vec<Scalar<'a>>,
+}
+
+/// Converts the encoded v0 `Experiment` `bytes`; `None` when the route does not apply.
+pub(crate) fn experiment(bytes: &[u8]) -> Option<Transcoded> {
+    let plan = PLAN.as_ref()?;
+    let mut t = Transcoder {
+        plan: &plan.v0,
+        path: String::with_capacity(128),
+        out: Transcoded {
+            experiment: Vec::with_capacity(bytes.len() * 3 + 64),
+            implicit_defaults: Vec::with_capacity(4096),
+            leaves: Vec::with_capacity(256),
+        },
+        spare: Vec::new(),
+        own_defaults: Vec::with_capacity(64),
+        items: Vec::new(),
+    };
+    let mut experiment = Vec::new();
+    std::mem::swap(&mut experiment, &mut t.out.experiment);
+    t.message(0, bytes, Leaves::Collect(crate::architecture::SEED), &mut experiment)?;
+    t.out.experiment = experiment;
+    Some(t.out)
+}
+
+impl<'a> Transcoder<'_, 'a> {
+    /// Converts one message into `out`; returns the running hash in [`Leaves::Hash`] mode.
+    fn message(&mut self, m: usize, mut bytes: &'a [u8], leaves: Leaves, out: &mut Vec<u8>) -> Option<u64> {
+        let plan = self.plan;
+        let message = plan.get(m)?;
+        let mut entries = self.spare.pop().unwrap_or_default();
+        entries.clear();
+        let mut sorted = true;
+        while !bytes.is_empty() {
+            let (number, wire, raw) = read_field(&mut bytes)?;
+            let i = message.field(number)?;
+            let field = &message.fields[i];
+            if wire != field.ty.wire() && !(field.repeated && field.ty.packable() && wire == WireType::LengthDelimited)
+            {
+                return None;
+            }
+            let i = u16::try_from(i).ok()?;
+            sorted &= entries.last().is_none_or(|(last, _)| *last <= i);
+            entries.push((i, raw));
+        }
+        if !sorted {
+            // Decoders accept fields in any order; written ones go in number order.
+            entries.sort_by_key(|(i, _)| *i);
+        }
+        let mut hash = match leaves {
+            Leaves::Hash(h) => hash_message_start(h),
+            Leaves::Collect(_) => 0,
+        };
+        let mut oneofs = 0u64;
+        let defaults_from = self.own_defaults.len();
+        let mut next = 0;
+        for (i, field) in message.fields.iter().enumerate() {
+            let start = next;
+            while entries.get(next).is_some_and(|(f, _)| usize::from(*f) == i) {
+                next += 1;
+            }
+            if start == next {
+                if field.required {
+                    return None;
+                }
+                if let Some((value, encoded)) = &field.default {
+                    out.extend_from_slice(encoded);
+                    self.own_defaults.push(u16::try_from(i).ok()?);
+                    if let Leaves::Collect(path) = leaves {
+                        let field_path = mix(path, u64::from(field.number));
+                        self.out.leaves.push((field_path, hash_scalar(field_path, Scalar::of(value)?)));
+                    }
+                }
+                continue;
+            }
+            let field_path = match leaves {
+                Leaves::Collect(path) => mix(path, u64::from(field.number)),
+                Leaves::Hash(_) => mix(hash, u64::from(field.number)),
+            };
+            if field.unsupported {
+                return None;
+            }
+            if let Some(o) = field.oneof {
+                if oneofs & (1 << o) != 0 {
+                    return None; // two members of one oneof: the last would win
+                }
+                oneofs |= 1 << o;
+            }
+            let group = &entries[start..next];
+            let value_hash = if field.repeated {
+                self.repeated(field, group, field_path, out)?
+            } else if let [(_, raw)] = group {
+                if field.ty == Ty::Message {
+                    let Raw::Len(sub) = *raw else { return None };
+                    encode_key(field.number, WireType::LengthDelimited, out);
+                    let at = begin_len(out);
+                    let len = paths::push(&mut self.path, &field.name);
+                    let sub_leaves = match leaves {
+                        Leaves::Collect(_) => Leaves::Collect(field_path),
+                        Leaves::Hash(_) => Leaves::Hash(field_path),
+                    };
+                    let h = self.message(field.message, sub, sub_leaves, out)?;
+                    self.path.truncate(len);
+                    end_len(out, at);
+                    if let Leaves::Hash(_) = leaves {
+                        hash = h;
+                    }
+                    continue; // its leaves are its own fields'
+                }
+                let v0 = scalar(field.ty, *raw)?;
+                let v1 = field.up(v0)?;
+                if field.v1_presence || !is_zero(v1) {
+                    encode_key(field.number, field.ty.wire(), out);
+                    put_value(field.ty, v1, out);
+                }
+                hash_scalar(field_path, v0)
+            } else {
+                return None; // a singular field given twice: the last would win (or merge)
+            };
+            match leaves {
+                Leaves::Collect(_) => self.out.leaves.push((field_path, value_hash)),
+                Leaves::Hash(_) => hash = value_hash,
+            }
+        }
+        for k in defaults_from..self.own_defaults.len() {
+            let i = self.own_defaults[k];
+            let len = paths::push(&mut self.path, &message.fields[usize::from(i)].name);
+            encode_key(2, WireType::LengthDelimited, &mut self.out.implicit_defaults);
+            put_bytes(self.path.as_bytes(), &mut self.out.implicit_defaults);
+            self.path.truncate(len);
+        }
+        self.own_defaults.truncate(defaults_from);
+        self.spare.push(entries);
+        Some(hash)
+    }
+
+    /// Converts the occurrences of a repeated field; returns the hash of the list value.
+    fn repeated(&mut self, field: &Field, group: &[(u16, Raw<'a>)], field_path: u64, out: &mut Vec<u8>) -> Option<u64> {
+        let number = field.number;
+        match field.ty {
+            Ty::Message => {
+                let mut h = hash_list_start(field_path, group.len());
+                let len = paths::push(&mut self.path, &field.name);
+                for (i, (_, raw)) in group.iter().enumerate() {
+                    let Raw::Len(sub) = *raw else { return None };
+                    encode_key(number, WireType::LengthDelimited, out);
+                    let at = begin_len(out);
+                    let base = paths::push_index(&mut self.path, i);
+                    h = self.message(field.message, sub, Leaves::Hash(h), out)?;
+                    self.path.truncate(base);
+                    end_len(out, at);
+                }
+                self.path.truncate(len);
+                Some(h)
+            }
+            Ty::String | Ty::Bytes => {
+                let mut h = hash_list_start(field_path, group.len());
+                for (_, raw) in group {
+                    let value = scalar(field.ty, *raw)?;
+                    encode_key(number, WireType::LengthDelimited, out);
+                    put_value(field.ty, value, out);
+                    h = hash_scalar(h, value);
+                }
+                Some(h)
+            }
+            ty => {
+                let mut items = std::mem::take(&mut self.items);
+                items.clear();
+                for (_, raw) in group {
+                    match *raw {
+                        Raw::Len(run) => packed(ty, run, &mut items)?,
+                        raw => items.push(scalar(ty, raw)?),
+                    }
+                }
+                if items.is_empty() {
+                    return None; // only empty packed runs: an empty list, i.e. an unset field
+                }
+                let mut h = hash_list_start(field_path, items.len());
+                for item in &items {
+                    h = hash_scalar(h, *item);
+                }
+                if field.v1_packed {
+                    encode_key(number, WireType::LengthDelimited, out);
+                    let at = begin_len(out);
+                    for item in &items {
+                        put_value(ty, field.up(*item)?, out);
+                    }
+                    end_len(out, at);
+                } else {
+                    for item in &items {
+                        encode_key(number, ty.wire(), out);
+                        put_value(ty, field.up(*item)?, out);
+                    }
+                }
+                self.items = items;
+                Some(h)
+            }
+        }
+    }
+}
+
+/// The encoded v1 `ExperimentFile` around `transcoded`: the same bytes as the step's
+/// `ExperimentFile` encoded by [`crate::document::encode`].
+pub(crate) fn envelope(transcoded: &Transcoded, architecture: &str, context: &StepContext) -> Vec<u8> {
+    fn put_len(number: u32, payload: &[u8], out: &mut Vec<u8>) {
+        encode_key(number, WireType::LengthDelimited, out);
+        put_bytes(payload, out);
+    }
+    fn put_str(number: u32, s: &str, out: &mut Vec<u8>) {
+        if !s.is_empty() {
+            put_len(number, s.as_bytes(), out);
+        }
+    }
+    fn put_varint(number: u32, v: u64, out: &mut Vec<u8>) {
+        if v != 0 {
+            encode_key(number, WireType::Varint, out);
+            encode_varint(v, out);
+        }
+    }
+    let mut tool = Vec::with_capacity(32);
+    put_str(1, &context.tool.name, &mut tool);
+    put_str(2, &context.tool.version, &mut tool);
+    let since_epoch = context.time.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let mut time = Vec::with_capacity(16);
+    put_varint(1, i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX) as u64, &mut time);
+    put_varint(2, i64::from(i32::try_from(since_epoch.subsec_nanos()).unwrap_or(0)) as u64, &mut time);
+    let mut migration = Vec::with_capacity(128);
+    put_varint(2, 1, &mut migration); // to_version (from_version 0 is not written)
+    put_len(3, &tool, &mut migration);
+    put_len(4, &time, &mut migration);
+    put_str(5, &context.source_sha256, &mut migration);
+
+    let mut file = Vec::with_capacity(transcoded.experiment.len() + transcoded.implicit_defaults.len() + 256);
+    put_varint(16, 1, &mut file); // format_version
+    put_str(17, architecture, &mut file);
+    put_len(18, &tool, &mut file);
+    put_len(19, &transcoded.experiment, &mut file);
+    put_len(20, &migration, &mut file);
+    if !transcoded.implicit_defaults.is_empty() {
+        put_len(21, &transcoded.implicit_defaults, &mut file);
+    }
+    file
+}
+
+/// A v1 field as proto3 JSON shows it.
+#[derive(Debug)]
+struct JsonField {
+    json_name: Box<str>,
+    ty: Ty,
+    repeated: bool,
+    unsupported: bool,
+    message: usize,
+    /// Enum value names by number, sorted.
+    enum_names: Box<[(i32, Box<str>)]>,
+}
+
+/// How a v1 message is written as JSON.
+#[derive(Debug, PartialEq, Eq)]
+enum JsonKind {
+    /// An object of its fields.
+    Fields,
+    /// `google.protobuf.Timestamp`: an RFC 3339 string.
+    Timestamp,
+    /// Another well-known type: the route gives up.
+    Unsupported,
+}
+
+#[derive(Debug)]
+struct JsonMessage {
+    kind: JsonKind,
+    fields: Vec<JsonField>,
+    /// Field number → index in `fields` + 1 (0: no such field).
+    lookup: Vec<u16>,
+}
+
+fn build_v1(root: MessageDescriptor) -> Result<Vec<JsonMessage>, String> {
+    let mut index: HashMap<String, usize> = HashMap::from([(root.full_name().to_owned(), 0)]);
+    let mut queue = vec![root];
+    let mut out = Vec::new();
+    while let Some(m) = queue.get(out.len()).cloned() {
+        let kind = match m.full_name() {
+            "google.protobuf.Timestamp" => JsonKind::Timestamp,
+            name if name.starts_with("google.protobuf.") => JsonKind::Unsupported,
+            _ => JsonKind::Fields,
+        };
+        let mut fields = Vec::new();
+        let mut numbers = Vec::new();
+        for f in m.fields() {
+            let kind = f.kind();
+            let unsupported = f.is_map() || f.is_group();
+            let mut message = 0;
+            if let (Kind::Message(sub), false) = (&kind, unsupported) {
+                let next = index.len();
+                message = *index.entry(sub.full_name().to_owned()).or_insert_with(|| {
+                    queue.push(sub.clone());
+                    next
+                });
+            }
+            let mut enum_names: Vec<(i32, Box<str>)> = match &kind {
+                Kind::Enum(e) => e.values().map(|v| (v.number(), v.name().into())).collect(),
+                _ => Vec::new(),
+            };
+            enum_names.sort_by_key(|(n, _)| *n);
+            enum_names.dedup_by_key(|(n, _)| *n);
+            numbers.push(f.number());
+            fields.push(JsonField {
+                json_name: f.json_name().into(),
+                ty: Ty::of(&kind),
+                repeated: f.is_list(),
+                unsupported,
+                message,
+                enum_names: enum_names.into(),
+            });
+        }
+        let max = numbers.iter().copied().max().unwrap_or(0) as usize;
+        if max > 4096 {
+            return Err(format!("{}: field numbers too sparse for the plan", m.full_name()));
+        }
+        let mut lookup = vec![0u16; max + 1];
+        for (i, n) in numbers.iter().enumerate() {
+            lookup[*n as usize] = u16::try_from(i + 1).map_err(|_| "too many fields")?;
+        }
+        out.push(JsonMessage { kind, fields, lookup });
+    }
+    Ok(out)
+}
+
+/// The encoded v1 `ExperimentFile` `file` as pretty proto3 JSON: the bytes
+/// [`crate::document::encode`] writes for the same message (no maps: the route has none).
+pub(crate) fn v1_json(file: &[u8]) -> Option<Vec<u8>> {
+    let plan = PLAN.as_ref()?;
+    let mut out = Vec::with_capacity(file.len() * 6);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, oef_proto::json::PrettyFormatter::new());
+    JsonView { plan: &plan.v1, message: 0, bytes: file }.serialize(&mut serializer).ok()?;
+    out.push(b'\n');
+    Some(out)
+}
+
+/// A message's bytes, serialized as prost-reflect serializes the decoded message (default
+/// options: fields in number order, 64-bit integers as strings, enums by name).
+struct JsonView<'p, 'a> {
+    plan: &'p [JsonMessage],
+    message: usize,
+    bytes: &'a [u8],
+}
+
+/// One field's occurrences (several for a repeated field).
+struct JsonValue<'p, 'a> {
+    plan: &'p [JsonMessage],
+    field: &'p JsonField,
+    occurrences: &'a [Raw<'a>],
+}
+
+impl Serialize for JsonView<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let fail = |what: &str| S::Error::custom(format!("fast JSON route: {what}"));
+        let message = self.plan.get(self.message).ok_or_else(|| fail("message"))?;
+        let mut bytes = self.bytes;
+        let mut fields: Vec<(usize, Raw<'_>)> = Vec::with_capacity(16);
+        while !bytes.is_empty() {
+            let (number, _, raw) = read_field(&mut bytes).ok_or_else(|| fail("bytes"))?;
+            let i = message.lookup.get(number as usize).copied().filter(|&i| i != 0).ok_or_else(|| fail("field"))?;
+            fields.push((usize::from(i) - 1, raw));
+        }
+        match message.kind {
+            JsonKind::Unsupported => Err(fail("well-known type")),
+            JsonKind::Timestamp => {
+                let mut time = prost_types::Timestamp::default();
+                for (i, raw) in fields {
+                    match (i, raw) {
+                        (0, Raw::Varint(v)) => time.seconds = v as i64,
+                        (1, Raw::Varint(v)) => time.nanos = v as i32,
+                        _ => return Err(fail("timestamp")),
+                    }
+                }
+                // prost-reflect's range check (years 1 to 9999, nanos normalized).
+                if !(-62_135_596_800..=253_402_300_799).contains(&time.seconds) || !(0..1_000_000_000).contains(&time.nanos)
+                {
+                    return Err(fail("timestamp out of range"));
+                }
+                serializer.collect_str(&time)
+            }
+            JsonKind::Fields => {
+                let mut map = serializer.serialize_map(None)?;
+                let mut start = 0;
+                let raws: Vec<Raw<'_>> = fields.iter().map(|(_, raw)| *raw).collect();
+                while start < fields.len() {
+                    let i = fields[start].0;
+                    let mut end = start + 1;
+                    while fields.get(end).is_some_and(|(f, _)| *f == i) {
+                        end += 1;
+                    }
+                    let field = &message.fields[i];
+                    if field.unsupported || (!field.repeated && end - start > 1) {
+                        return Err(fail("field shape"));
+                    }
+                    let value = JsonValue { plan: self.plan, field, occurrences: &raws[start..end] };
+                    map.serialize_entry(&*field.json_name, &value)?;
+                    start = end;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+impl Serialize for JsonValue<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let fail = |what: &str| S::Error::custom(format!("fast JSON route: {what}"));
+        let field = self.field;
+        if !field.repeated {
+            let raw = *self.occurrences.first().ok_or_else(|| fail("value"))?;
+            return JsonItem { plan: self.plan, field, raw }.serialize(serializer);
+        }
+        let mut items: Vec<Raw<'_>> = Vec::new();
+        for raw in self.occurrences {
+            match *raw {
+                Raw::Len(mut run) if field.ty.packable() => {
+                    while !run.is_empty() {
+                        items.push(match field.ty.wire() {
+                            WireType::Varint => Raw::Varint(read_varint(&mut run).ok_or_else(|| fail("packed"))?),
+                            WireType::ThirtyTwoBit => {
+                                Raw::Fixed32(u32::from_le_bytes(read_array(&mut run).ok_or_else(|| fail("packed"))?))
+                            }
+                            _ => Raw::Fixed64(u64::from_le_bytes(read_array(&mut run).ok_or_else(|| fail("packed"))?)),
+                        });
+                    }
+                }
+                raw => items.push(raw),
+            }
+        }
+        let mut seq = serializer.serialize_seq(Some(items.len()))?;
+        for raw in items {
+            seq.serialize_element(&JsonItem { plan: self.plan, field, raw })?;
+        }
+        seq.end()
+    }
+}
+
+/// One value of a field.
+struct JsonItem<'p, 'a> {
+    plan: &'p [JsonMessage],
+    field: &'p JsonField,
+    raw: Raw<'a>,
+}
+
+impl Serialize for JsonItem<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let fail = |what: &str| S::Error::custom(format!("fast JSON route: {what}"));
+        let field = self.field;
+        if field.ty == Ty::Message {
+            let Raw::Len(bytes) = self.raw else { return Err(fail("message")) };
+            return JsonView { plan: self.plan, message: field.message, bytes }.serialize(serializer);
+        }
+        let value = scalar(field.ty, self.raw).ok_or_else(|| fail("scalar"))?;
+        match value {
+            Scalar::Bool(v) => serializer.serialize_bool(v),
+            Scalar::I32(v) => serializer.serialize_i32(v),
+            Scalar::I64(v) => serializer.collect_str(&v),
+            Scalar::U32(v) => serializer.serialize_u32(v),
+            Scalar::U64(v) => serializer.collect_str(&v),
+            Scalar::F32(v) if v.is_finite() => serializer.serialize_f32(v),
+            Scalar::F64(v) if v.is_finite() => serializer.serialize_f64(v),
+            Scalar::F32(v) => serializer.serialize_str(non_finite(f64::from(v))),
+            Scalar::F64(v) => serializer.serialize_str(non_finite(v)),
+            Scalar::String(s) => serializer.serialize_str(s),
+            Scalar::Bytes(_) => Err(fail("bytes")), // base64: left to the general route
+            Scalar::EnumNumber(n) => match field.enum_names.binary_search_by_key(&n, |(k, _)| *k) {
+                Ok(i) => serializer.serialize_str(&field.enum_names[i].1),
+                Err(_) => serializer.serialize_i32(n),
+            },
+        }
+    }
+}
+
+fn non_finite(v: f64) -> &'static str {
+    if v.is_nan() {
+        "NaN"
+    } else if v > 0.0 {
+        "Infinity"
+    } else {
+        "-Infinity"
+    }
+}
+
+/// A v0 `Experiment` in proto3 JSON, re-encoded as binary for [`experiment`]; `None` when it
+/// does not parse as one (the general route then reports why).
+///
+/// Parsed through today's generated v0 types: the live v0 schema is frozen and a test
+/// (`tests/snapshots.rs`) keeps it byte-equal to the v0 snapshot.
+pub(crate) fn v0_json_to_binary(json: &[u8]) -> Option<Vec<u8>> {
+    use prost::Message as _;
+    let experiment: oef_proto::v0::Experiment = serde_json::from_slice(json).ok()?;
+    Some(experiment.encode_to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_builds_from_the_snapshots() {
+        let plan = Plan::build().unwrap();
+        assert!(plan.v0.len() > 50, "{} v0 messages", plan.v0.len());
+        assert!(plan.v1.iter().any(|m| m.kind == JsonKind::Timestamp));
+        assert!(PLAN.is_some());
+    }
+
+    #[test]
+    fn long_values_get_multi_byte_lengths() {
+        let mut out = vec![9];
+        let at = begin_len(&mut out);
+        out.extend(std::iter::repeat_n(7u8, 300));
+        end_len(&mut out, at);
+        assert_eq!(&out[..3], &[9, 0xac, 0x02]);
+        assert_eq!(out.len(), 303);
+    }
+
+    #[test]
+    fn varints_past_64_bits_are_rejected() {
+        let mut ok: &[u8] = &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+        assert_eq!(read_varint(&mut ok), Some(u64::MAX));
+        let mut bad: &[u8] = &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02];
+        assert_eq!(read_varint(&mut bad), None);
+    }
+}
