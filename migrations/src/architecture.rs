@@ -159,40 +159,81 @@ struct Built {
     keys: Vec<String>,
     /// Number of leaf paths of each key's default.
     sizes: Vec<u32>,
-    /// Leaf path hash → keys whose default has that path.
-    paths: HashIndex<Postings>,
-    /// (path, value) hash → keys whose default has that path with that value.
-    pairs: HashIndex<Postings>,
+    /// `u64` words per key set (one bit per key).
+    words: usize,
+    /// Leaf path hash → the set of keys whose default has that path (number in `sets`).
+    paths: HashIndex<u32>,
+    /// (path, value) hash → the set of keys whose default has that path with that value.
+    pairs: HashIndex<u32>,
+    /// The distinct key sets (a few hundred: whole families of paths share one), `words`
+    /// words each, one bit per key.
+    sets: Vec<u64>,
 }
 
-/// The keys that have a path (or a path with a value). Most paths are in most defaults, so a
-/// list longer than half the keys is stored as its complement: counting a file's leaf then
-/// touches the few keys that lack it instead of the many that have it.
-#[derive(Debug)]
-enum Postings {
-    /// These keys have it.
-    Keys(Vec<u16>),
-    /// Every key but these has it.
-    AllBut(Vec<u16>),
+impl Built {
+    fn set(&self, number: usize) -> &[u64] {
+        &self.sets[number * self.words..(number + 1) * self.words]
+    }
 }
 
-impl Postings {
-    /// `keys` (sorted, distinct) out of `total`, in the shorter form.
-    fn new(keys: Vec<u16>, total: usize) -> Self {
-        if keys.len() * 2 <= total {
-            return Postings::Keys(keys);
+/// Per-key counters kept as bit planes ("bit-sliced"): plane `p` holds bit `p` of every key's
+/// count. Adding a key set `m` times is a ripple-carry addition over a few words per bit of
+/// `m`, however many keys the set holds; a file's leaves fall into a few dozen distinct sets,
+/// each added once with its multiplicity (posting lists, one increment per key and leaf, made
+/// inference the largest part of migrating a file).
+struct SlicedCounters {
+    words: usize,
+    /// `PLANES` planes of `words` words.
+    planes: Vec<u64>,
+}
+
+/// Counts up to 2^32 - 1.
+const PLANES: usize = 32;
+
+impl SlicedCounters {
+    fn new(words: usize) -> Self {
+        Self { words, planes: vec![0; words * PLANES] }
+    }
+
+    /// Adds `times` to the count of every key of `set`.
+    fn add(&mut self, set: &[u64], times: u32) {
+        let mut times = times;
+        while times != 0 {
+            let plane = times.trailing_zeros() as usize;
+            self.add_at(set, plane);
+            times &= times - 1;
         }
-        let mut have = keys.into_iter().peekable();
-        let mut lack = Vec::new();
-        for k in 0..total {
-            let k = u16::try_from(k).unwrap_or(u16::MAX);
-            if have.peek() == Some(&k) {
-                have.next();
-            } else {
-                lack.push(k);
+    }
+
+    /// Adds `2^plane` to the count of every key of `set`.
+    fn add_at(&mut self, set: &[u64], plane: usize) {
+        for (w, &bits) in set.iter().enumerate() {
+            let mut carry = bits;
+            let mut p = plane;
+            while carry != 0 && p < PLANES {
+                let plane = &mut self.planes[p * self.words + w];
+                let next = *plane & carry;
+                *plane ^= carry;
+                carry = next;
+                p += 1;
             }
         }
-        Postings::AllBut(lack)
+    }
+
+    /// The count of every key of `0..keys`.
+    fn counts(&self, keys: usize) -> Vec<usize> {
+        let mut counts = vec![0usize; self.words * 64];
+        for (i, plane) in self.planes.chunks_exact(self.words).enumerate() {
+            for (w, &word) in plane.iter().enumerate() {
+                let mut bits = word;
+                while bits != 0 {
+                    counts[w * 64 + bits.trailing_zeros() as usize] += 1 << i;
+                    bits &= bits - 1;
+                }
+            }
+        }
+        counts.truncate(keys);
+        counts
     }
 }
 
@@ -285,36 +326,21 @@ const PLAUSIBLE_FRACTION: usize = 2;
 /// The number of differing field paths between `experiment` and each key's default:
 /// `|A| + |B_k| - common_paths(k) - equal_pairs(k)`, over the file's `leaves`.
 fn distances(built: &Built, leaves: &[(u64, u64)]) -> Vec<usize> {
-    // shared(k) = everyone + adjust[k]: `AllBut` postings count for every key once and are
-    // taken back from the keys they list.
-    let mut adjust = vec![0i64; built.keys.len()];
-    let mut everyone = 0i64;
+    let mut multiplicity = vec![0u32; built.sets.len() / built.words.max(1)];
     for (path, pair) in leaves {
-        for postings in [built.paths.get(path), built.pairs.get(pair)].into_iter().flatten() {
-            match postings {
-                Postings::Keys(keys) => {
-                    for &k in keys {
-                        adjust[usize::from(k)] += 1;
-                    }
-                }
-                Postings::AllBut(keys) => {
-                    everyone += 1;
-                    for &k in keys {
-                        adjust[usize::from(k)] -= 1;
-                    }
-                }
-            }
+        for number in [built.paths.get(path), built.pairs.get(pair)].into_iter().flatten() {
+            multiplicity[*number as usize] += 1;
+        }
+    }
+    let mut shared = SlicedCounters::new(built.words);
+    for (number, times) in multiplicity.into_iter().enumerate() {
+        if times != 0 {
+            shared.add(built.set(number), times);
         }
     }
     let own = leaves.len();
-    adjust
-        .iter()
-        .zip(&built.sizes)
-        .map(|(adjust, size)| {
-            let shared = usize::try_from(everyone + adjust).unwrap_or(0);
-            (own + *size as usize).saturating_sub(shared)
-        })
-        .collect()
+    let counts = shared.counts(built.sizes.len());
+    built.sizes.iter().zip(counts).map(|(size, shared)| (own + *size as usize).saturating_sub(shared)).collect()
 }
 
 fn build(provider: &dyn ArchitectureDefaults) -> Result<Built, ArchitectureError> {
@@ -347,18 +373,29 @@ fn build(provider: &dyn ArchitectureDefaults) -> Result<Built, ArchitectureError
         keys.push(key);
         sizes.push(u32::try_from(leaves.len()).unwrap_or(u32::MAX));
     }
-    let total = keys.len();
-    // A path can occur twice in one default (never in practice: paths are unique leaves), so
-    // lists are deduplicated before the complement is taken.
-    let postings = |map: HashIndex<Vec<u16>>| {
+    let words = keys.len().div_ceil(64);
+    let mut sets = Vec::new();
+    let mut numbers: HashMap<Vec<u64>, u32> = HashMap::new();
+    let mut to_sets = |map: HashIndex<Vec<u16>>| -> Result<HashIndex<u32>, ArchitectureError> {
         map.into_iter()
-            .map(|(hash, mut keys)| {
-                keys.dedup();
-                (hash, Postings::new(keys, total))
+            .map(|(hash, keys)| {
+                let mut set = vec![0u64; words];
+                for k in keys {
+                    set[usize::from(k) / 64] |= 1 << (k % 64);
+                }
+                let next = u32::try_from(numbers.len())
+                    .map_err(|_| ArchitectureError::Defaults("too many distinct key sets".into()))?;
+                let number = *numbers.entry(set).or_insert_with_key(|set| {
+                    sets.extend_from_slice(set);
+                    next
+                });
+                Ok((hash, number))
             })
             .collect()
     };
-    Ok(Built { keys, sizes, paths: postings(paths), pairs: postings(pairs) })
+    let paths = to_sets(paths)?;
+    let pairs = to_sets(pairs)?;
+    Ok(Built { keys, sizes, words, paths, pairs, sets })
 }
 
 /// The path hash of the root message.
@@ -383,7 +420,9 @@ impl Hasher for PreHashed {
     }
 
     fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+        // `mix` ends with a multiplication, so its high bits are well mixed and its low bits
+        // are not; the table picks buckets by the low bits: fold the high half onto them.
+        self.0 = n ^ (n >> 32);
     }
 }
 

@@ -292,7 +292,9 @@ fn walk(root: &Path, dir: &Path, clean_stale: bool, inputs: &mut Vec<Input>, fai
         Ok(entries) => entries,
         Err(e) => return failures.push(FileReport::failed(dir, format!("cannot list: {e}"))),
     };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let entry_types: std::collections::HashMap<PathBuf, fs::FileType> =
+        entries.filter_map(|e| e.ok().and_then(|e| Some((e.path(), e.file_type().ok()?)))).collect();
+    let mut paths: Vec<PathBuf> = entry_types.keys().cloned().collect();
     paths.sort();
     for path in paths {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -302,9 +304,14 @@ fn walk(root: &Path, dir: &Path, clean_stale: bool, inputs: &mut Vec<Input>, fai
             }
             continue;
         }
-        match fs::metadata(&path) {
-            Ok(meta) if meta.is_dir() => walk(root, &path, clean_stale, inputs, failures),
-            Ok(_) => {
+        // The entry's type comes with the listing; only symlinks need a `stat` to follow them.
+        let is_dir = match entry_types.get(&path) {
+            Some(t) if !t.is_symlink() => Ok(t.is_dir()),
+            _ => fs::metadata(&path).map(|m| m.is_dir()),
+        };
+        match is_dir {
+            Ok(true) => walk(root, &path, clean_stale, inputs, failures),
+            Ok(false) => {
                 let relative = path.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| path.clone());
                 inputs.push(Input { path, relative });
             }
@@ -370,13 +377,27 @@ pub fn run(
     Report::new(options.to, &options.mode, reports)
 }
 
-/// The file's bytes and permissions, through one open descriptor.
+/// The file's bytes and permissions, through one open descriptor: one `fstat`, then reads
+/// into a buffer of the size it gave until end of file (`read_to_end` would `fstat` and
+/// `lseek` again to size its buffer).
 fn read_with_permissions(path: &Path) -> std::io::Result<(Vec<u8>, fs::Permissions)> {
     use std::io::Read as _;
     let mut file = fs::File::open(path)?;
     let metadata = file.metadata()?;
-    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0) + 1);
-    file.read_to_end(&mut bytes)?;
+    let mut bytes = vec![0u8; usize::try_from(metadata.len()).unwrap_or(0) + 1];
+    let mut filled = 0;
+    loop {
+        if filled == bytes.len() {
+            bytes.resize(filled * 2, 0); // the file grew since the fstat
+        }
+        match file.read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    bytes.truncate(filled);
     Ok((bytes, metadata.permissions()))
 }
 
@@ -447,7 +468,7 @@ fn process(input: &Input, options: &Options, registry: &Registry, writer: &mut W
     let source_sha256 = sha256_hex(&bytes);
     // --out-dir reruns: a destination already migrated from these very bytes is left alone.
     if let (Mode::OutDir(_), Some(dest)) = (&options.mode, &destination) {
-        if already_migrated(dest, options.to, target_encoding, &source_sha256) {
+        if !writer.in_new_dir(dest) && already_migrated(dest, options.to, target_encoding, &source_sha256) {
             return report;
         }
     }
@@ -512,7 +533,9 @@ fn fast_route(
         FormatChoice::To(e) => e,
     };
     let source_sha256 = sha256_hex(bytes);
-    if matches!(options.mode, Mode::OutDir(_)) && already_migrated(&destination, options.to, target_encoding, &source_sha256)
+    if matches!(options.mode, Mode::OutDir(_))
+        && !writer.in_new_dir(&destination)
+        && already_migrated(&destination, options.to, target_encoding, &source_sha256)
     {
         return None; // a rerun: the general route reports it as current
     }
@@ -554,8 +577,28 @@ fn already_migrated(dest: &Path, to: u32, encoding: Encoding, source_sha256: &st
 #[derive(Default)]
 struct Writer {
     pending: Vec<Pending>,
+    /// Directories known to exist (checked or created by this writer).
     created_dirs: HashSet<PathBuf>,
+    /// Those of them this writer created: nothing was there before this run.
+    new_dirs: HashSet<PathBuf>,
     counter: u64,
+}
+
+/// This process's id, for temporary file names (asked once).
+fn pid() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
+
+/// The process's umask, when the platform tells it without changing it (Linux:
+/// `/proc/self/status`).
+fn umask() -> Option<u32> {
+    static UMASK: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        let status = fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
+        u32::from_str_radix(line.trim(), 8).ok()
+    })
 }
 
 struct Pending {
@@ -575,16 +618,33 @@ impl Writer {
     ) -> Result<(), MigrateError> {
         let dir = destination.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if !self.created_dirs.contains(dir) {
+            let existed = dir.is_dir();
             fs::create_dir_all(dir).map_err(|e| MigrateError::io(format!("creating {}", dir.display()), e))?;
             self.created_dirs.insert(dir.to_owned());
+            if !existed {
+                self.new_dirs.insert(dir.to_owned());
+            }
         }
         let name = destination.file_name().and_then(|n| n.to_str()).unwrap_or("file");
         self.counter += 1;
-        let temp = dir.join(format!(".{name}.oef-migrate-{}-{}.tmp", std::process::id(), self.counter));
+        let temp = dir.join(format!(".{name}.oef-migrate-{}-{}.tmp", pid(), self.counter));
         let result = (|| {
-            let mut file = fs::OpenOptions::new().write(true).create_new(true).open(&temp)?;
+            let mut options = fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            // The mode is given at creation when the umask leaves it whole (no `fchmod`).
+            let mut exact = false;
+            #[cfg(unix)]
+            if let (Some(permissions), Some(umask)) = (&permissions, umask()) {
+                use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+                let mode = permissions.mode() & 0o7777;
+                if mode & 0o7000 == 0 && mode & umask == 0 {
+                    options.mode(mode);
+                    exact = true;
+                }
+            }
+            let mut file = options.open(&temp)?;
             file.write_all(bytes)?;
-            if let Some(permissions) = permissions {
+            if let (Some(permissions), false) = (permissions, exact) {
                 file.set_permissions(permissions)?;
             }
             if !cfg!(target_os = "linux") {
@@ -598,6 +658,12 @@ impl Writer {
         }
         self.pending.push(Pending { temp, destination: destination.to_owned(), slot });
         Ok(())
+    }
+
+    /// Whether `destination`'s directory was created by this writer (so it cannot hold an
+    /// earlier run's output).
+    fn in_new_dir(&self, destination: &Path) -> bool {
+        destination.parent().is_some_and(|dir| self.new_dirs.contains(dir))
     }
 
     /// Makes every staged temporary file durable, then renames each over its destination. A
