@@ -29,7 +29,6 @@ use std::{collections::HashMap, sync::LazyLock};
 
 use prost::encoding::{WireType, encode_key, encode_varint};
 use prost_reflect::{Cardinality, FieldDescriptor, Kind, MessageDescriptor, Value};
-use serde::ser::{Error as _, Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use crate::{
     StepContext,
@@ -714,7 +713,8 @@ pub(crate) fn envelope(transcoded: &Transcoded, architecture: &str, context: &St
 /// A v1 field as proto3 JSON shows it.
 #[derive(Debug)]
 struct JsonField {
-    json_name: Box<str>,
+    /// `"jsonName": `, escaped.
+    key: Box<[u8]>,
     ty: Ty,
     repeated: bool,
     unsupported: bool,
@@ -772,8 +772,10 @@ fn build_v1(root: MessageDescriptor) -> Result<Vec<JsonMessage>, String> {
             enum_names.sort_by_key(|(n, _)| *n);
             enum_names.dedup_by_key(|(n, _)| *n);
             numbers.push(f.number());
+            let mut key = serde_json::to_vec(f.json_name()).map_err(|e| e.to_string())?;
+            key.extend_from_slice(b": ");
             fields.push(JsonField {
-                json_name: f.json_name().into(),
+                key: key.into(),
                 ty: Ty::of(&kind),
                 repeated: f.is_list(),
                 unsupported,
@@ -796,150 +798,138 @@ fn build_v1(root: MessageDescriptor) -> Result<Vec<JsonMessage>, String> {
 
 /// The encoded v1 `ExperimentFile` `file` as pretty proto3 JSON: the bytes
 /// [`crate::document::encode`] writes for the same message (no maps: the route has none).
+///
+/// Written directly rather than through serde: the layout is serde_json's pretty one (two
+/// spaces, `"key": value`, `{}` for an empty object, as `oef_proto::json::PrettyFormatter`),
+/// values are formatted by serde_json itself (strings escaped, floats shortest round-trip) and
+/// chosen as prost-reflect's serializer chooses them (fields in number order, 64-bit integers
+/// as strings, enums by name, non-finite floats as strings, timestamps in RFC 3339).
 pub(crate) fn v1_json(file: &[u8]) -> Option<Vec<u8>> {
     let plan = PLAN.as_ref()?;
     let mut out = Vec::with_capacity(file.len() * 6);
-    let mut serializer = serde_json::Serializer::with_formatter(&mut out, oef_proto::json::PrettyFormatter::new());
-    JsonView { plan: &plan.v1, message: 0, bytes: file }.serialize(&mut serializer).ok()?;
+    write_message(&plan.v1, 0, file, 0, &mut out)?;
     out.push(b'\n');
     Some(out)
 }
 
-/// A message's bytes, serialized as prost-reflect serializes the decoded message (default
-/// options: fields in number order, 64-bit integers as strings, enums by name).
-struct JsonView<'p, 'a> {
-    plan: &'p [JsonMessage],
-    message: usize,
-    bytes: &'a [u8],
+/// A line break and the indentation of nesting level `depth`.
+fn newline(depth: usize, out: &mut Vec<u8>) {
+    out.push(b'\n');
+    out.resize(out.len() + 2 * depth, b' ');
 }
 
-/// One field's occurrences (several for a repeated field).
-struct JsonValue<'p, 'a> {
-    plan: &'p [JsonMessage],
-    field: &'p JsonField,
-    occurrences: &'a [Raw<'a>],
-}
-
-impl Serialize for JsonView<'_, '_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let fail = |what: &str| S::Error::custom(format!("fast JSON route: {what}"));
-        let message = self.plan.get(self.message).ok_or_else(|| fail("message"))?;
-        let mut bytes = self.bytes;
-        let mut fields: Vec<(usize, Raw<'_>)> = Vec::with_capacity(16);
-        while !bytes.is_empty() {
-            let (number, _, raw) = read_field(&mut bytes).ok_or_else(|| fail("bytes"))?;
-            let i = message.lookup.get(number as usize).copied().filter(|&i| i != 0).ok_or_else(|| fail("field"))?;
-            fields.push((usize::from(i) - 1, raw));
-        }
-        match message.kind {
-            JsonKind::Unsupported => Err(fail("well-known type")),
-            JsonKind::Timestamp => {
-                let mut time = prost_types::Timestamp::default();
-                for (i, raw) in fields {
-                    match (i, raw) {
-                        (0, Raw::Varint(v)) => time.seconds = v as i64,
-                        (1, Raw::Varint(v)) => time.nanos = v as i32,
-                        _ => return Err(fail("timestamp")),
-                    }
+/// Writes message `m` (its bytes) as a JSON value at nesting level `depth`.
+fn write_message(plan: &[JsonMessage], m: usize, mut bytes: &[u8], depth: usize, out: &mut Vec<u8>) -> Option<()> {
+    let message = plan.get(m)?;
+    match message.kind {
+        JsonKind::Unsupported => return None,
+        JsonKind::Timestamp => {
+            let mut time = prost_types::Timestamp::default();
+            while !bytes.is_empty() {
+                match read_field(&mut bytes)? {
+                    (1, _, Raw::Varint(v)) => time.seconds = v as i64,
+                    (2, _, Raw::Varint(v)) => time.nanos = v as i32,
+                    _ => return None,
                 }
-                // prost-reflect's range check (years 1 to 9999, nanos normalized).
-                if !(-62_135_596_800..=253_402_300_799).contains(&time.seconds) || !(0..1_000_000_000).contains(&time.nanos)
-                {
-                    return Err(fail("timestamp out of range"));
-                }
-                serializer.collect_str(&time)
             }
-            JsonKind::Fields => {
-                let mut map = serializer.serialize_map(None)?;
-                let mut start = 0;
-                let raws: Vec<Raw<'_>> = fields.iter().map(|(_, raw)| *raw).collect();
-                while start < fields.len() {
-                    let i = fields[start].0;
-                    let mut end = start + 1;
-                    while fields.get(end).is_some_and(|(f, _)| *f == i) {
-                        end += 1;
+            // prost-reflect's range check (years 1 to 9999, nanos normalized).
+            if !(-62_135_596_800..=253_402_300_799).contains(&time.seconds) || !(0..1_000_000_000).contains(&time.nanos) {
+                return None;
+            }
+            return serde_json::to_writer(&mut *out, &time.to_string()).ok();
+        }
+        JsonKind::Fields => {}
+    }
+    out.push(b'{');
+    let mut first = true;
+    // The repeated field whose array is open, if any.
+    let mut open: Option<usize> = None;
+    while !bytes.is_empty() {
+        let (number, _, raw) = read_field(&mut bytes)?;
+        let i = usize::from(*message.lookup.get(number as usize)?).checked_sub(1)?;
+        let field = &message.fields[i];
+        if field.unsupported {
+            return None;
+        }
+        if open.is_some_and(|o| o != i) {
+            newline(depth + 1, out);
+            out.push(b']');
+            open = None;
+        }
+        if open.is_none() {
+            out.extend_from_slice(if first { b"\n" } else { b",\n" });
+            out.resize(out.len() + 2 * (depth + 1), b' ');
+            out.extend_from_slice(&field.key);
+            first = false;
+            if !field.repeated {
+                write_value(plan, field, raw, depth + 1, out)?;
+                continue;
+            }
+            out.push(b'[');
+            open = Some(i);
+        } else {
+            out.push(b',');
+        }
+        // Items of the open array (a packed run holds several).
+        match raw {
+            Raw::Len(mut run) if field.ty.packable() => {
+                let mut item_first = true;
+                while !run.is_empty() {
+                    let item = match field.ty.wire() {
+                        WireType::Varint => Raw::Varint(read_varint(&mut run)?),
+                        WireType::ThirtyTwoBit => Raw::Fixed32(u32::from_le_bytes(read_array(&mut run)?)),
+                        _ => Raw::Fixed64(u64::from_le_bytes(read_array(&mut run)?)),
+                    };
+                    if !item_first {
+                        out.push(b',');
                     }
-                    let field = &message.fields[i];
-                    if field.unsupported || (!field.repeated && end - start > 1) {
-                        return Err(fail("field shape"));
-                    }
-                    let value = JsonValue { plan: self.plan, field, occurrences: &raws[start..end] };
-                    map.serialize_entry(&*field.json_name, &value)?;
-                    start = end;
+                    item_first = false;
+                    newline(depth + 2, out);
+                    write_value(plan, field, item, depth + 2, out)?;
                 }
-                map.end()
+            }
+            raw => {
+                newline(depth + 2, out);
+                write_value(plan, field, raw, depth + 2, out)?;
             }
         }
     }
-}
-
-impl Serialize for JsonValue<'_, '_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let fail = |what: &str| S::Error::custom(format!("fast JSON route: {what}"));
-        let field = self.field;
-        if !field.repeated {
-            let raw = *self.occurrences.first().ok_or_else(|| fail("value"))?;
-            return JsonItem { plan: self.plan, field, raw }.serialize(serializer);
-        }
-        let mut items: Vec<Raw<'_>> = Vec::new();
-        for raw in self.occurrences {
-            match *raw {
-                Raw::Len(mut run) if field.ty.packable() => {
-                    while !run.is_empty() {
-                        items.push(match field.ty.wire() {
-                            WireType::Varint => Raw::Varint(read_varint(&mut run).ok_or_else(|| fail("packed"))?),
-                            WireType::ThirtyTwoBit => {
-                                Raw::Fixed32(u32::from_le_bytes(read_array(&mut run).ok_or_else(|| fail("packed"))?))
-                            }
-                            _ => Raw::Fixed64(u64::from_le_bytes(read_array(&mut run).ok_or_else(|| fail("packed"))?)),
-                        });
-                    }
-                }
-                raw => items.push(raw),
-            }
-        }
-        let mut seq = serializer.serialize_seq(Some(items.len()))?;
-        for raw in items {
-            seq.serialize_element(&JsonItem { plan: self.plan, field, raw })?;
-        }
-        seq.end()
+    if open.is_some() {
+        newline(depth + 1, out);
+        out.push(b']');
     }
-}
-
-/// One value of a field.
-struct JsonItem<'p, 'a> {
-    plan: &'p [JsonMessage],
-    field: &'p JsonField,
-    raw: Raw<'a>,
-}
-
-impl Serialize for JsonItem<'_, '_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let fail = |what: &str| S::Error::custom(format!("fast JSON route: {what}"));
-        let field = self.field;
-        if field.ty == Ty::Message {
-            let Raw::Len(bytes) = self.raw else { return Err(fail("message")) };
-            return JsonView { plan: self.plan, message: field.message, bytes }.serialize(serializer);
-        }
-        let value = scalar(field.ty, self.raw).ok_or_else(|| fail("scalar"))?;
-        match value {
-            Scalar::Bool(v) => serializer.serialize_bool(v),
-            Scalar::I32(v) => serializer.serialize_i32(v),
-            Scalar::I64(v) => serializer.collect_str(&v),
-            Scalar::U32(v) => serializer.serialize_u32(v),
-            Scalar::U64(v) => serializer.collect_str(&v),
-            Scalar::F32(v) if v.is_finite() => serializer.serialize_f32(v),
-            Scalar::F64(v) if v.is_finite() => serializer.serialize_f64(v),
-            Scalar::F32(v) => serializer.serialize_str(non_finite(f64::from(v))),
-            Scalar::F64(v) => serializer.serialize_str(non_finite(v)),
-            Scalar::String(s) => serializer.serialize_str(s),
-            Scalar::Bytes(_) => Err(fail("bytes")), // base64: left to the general route
-            Scalar::EnumNumber(n) => match field.enum_names.binary_search_by_key(&n, |(k, _)| *k) {
-                Ok(i) => serializer.serialize_str(&field.enum_names[i].1),
-                Err(_) => serializer.serialize_i32(n),
-            },
-        }
+    if !first {
+        newline(depth, out);
     }
+    out.push(b'}');
+    Some(())
+}
+
+/// Writes one value of `field` at nesting level `depth`.
+fn write_value(plan: &[JsonMessage], field: &JsonField, raw: Raw<'_>, depth: usize, out: &mut Vec<u8>) -> Option<()> {
+    use serde_json::ser::{CompactFormatter, Formatter as _};
+    if field.ty == Ty::Message {
+        let Raw::Len(bytes) = raw else { return None };
+        return write_message(plan, field.message, bytes, depth, out);
+    }
+    let written = match scalar(field.ty, raw)? {
+        Scalar::Bool(v) => CompactFormatter.write_bool(out, v),
+        Scalar::I32(v) => CompactFormatter.write_i32(out, v),
+        Scalar::U32(v) => CompactFormatter.write_u32(out, v),
+        Scalar::I64(v) => return serde_json::to_writer(&mut *out, &v.to_string()).ok(),
+        Scalar::U64(v) => return serde_json::to_writer(&mut *out, &v.to_string()).ok(),
+        Scalar::F32(v) if v.is_finite() => CompactFormatter.write_f32(out, v),
+        Scalar::F64(v) if v.is_finite() => CompactFormatter.write_f64(out, v),
+        Scalar::F32(v) => return serde_json::to_writer(&mut *out, non_finite(f64::from(v))).ok(),
+        Scalar::F64(v) => return serde_json::to_writer(&mut *out, non_finite(v)).ok(),
+        Scalar::String(s) => return serde_json::to_writer(&mut *out, s).ok(),
+        Scalar::Bytes(_) => return None, // base64: left to the general route
+        Scalar::EnumNumber(n) => match field.enum_names.binary_search_by_key(&n, |(k, _)| *k) {
+            Ok(i) => return serde_json::to_writer(&mut *out, &*field.enum_names[i].1).ok(),
+            Err(_) => CompactFormatter.write_i32(out, n),
+        },
+    };
+    written.ok()
 }
 
 fn non_finite(v: f64) -> &'static str {
