@@ -43,7 +43,7 @@ tail -1 "$WORK/report.txt"
 
 python3 - "$N" "$t0" "$t1" "$t2" "$t3" "${JOBS}" <<'PY'
 import sys
-n, t0, t1, t2, t3, jobs = int(sys.argv[1]), *map(float, sys.argv[2:6]), sys.argv[6] or "default (2 x CPUs)"
+n, t0, t1, t2, t3, jobs = int(sys.argv[1]), *map(float, sys.argv[2:6]), sys.argv[6] or "default (one per CPU)"
 cp, cps, mig = t1 - t0, t2 - t0, t3 - t2
 print(f"files: {n}  jobs: {jobs}")
 print(f"cp -r:                   {cp:7.2f} s  {n / cp:9.0f} files/s")

@@ -905,12 +905,50 @@ fn write_message(plan: &[JsonMessage], m: usize, mut bytes: &[u8], depth: usize,
     Some(())
 }
 
+/// Writes `bytes` (UTF-8 this module wrote) as a JSON string, escaped as serde_json escapes:
+/// `"`, `\\` and control characters only, short forms where JSON has them.
+fn write_str(bytes: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 15)]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
 /// Writes one value of `field` at nesting level `depth`.
 fn write_value(plan: &[JsonMessage], field: &JsonField, raw: Raw<'_>, depth: usize, out: &mut Vec<u8>) -> Option<()> {
     use serde_json::ser::{CompactFormatter, Formatter as _};
-    if field.ty == Ty::Message {
-        let Raw::Len(bytes) = raw else { return None };
-        return write_message(plan, field.message, bytes, depth, out);
+    match (field.ty, raw) {
+        (Ty::Message, Raw::Len(bytes)) => return write_message(plan, field.message, bytes, depth, out),
+        // Strings of the v1 bytes came through `scalar` (UTF-8 checked) when they were written.
+        (Ty::String, Raw::Len(bytes)) => {
+            write_str(bytes, out);
+            return Some(());
+        }
+        (Ty::Message | Ty::String, _) => return None,
+        _ => {}
     }
     let written = match scalar(field.ty, raw)? {
         Scalar::Bool(v) => CompactFormatter.write_bool(out, v),
@@ -922,10 +960,16 @@ fn write_value(plan: &[JsonMessage], field: &JsonField, raw: Raw<'_>, depth: usi
         Scalar::F64(v) if v.is_finite() => CompactFormatter.write_f64(out, v),
         Scalar::F32(v) => return serde_json::to_writer(&mut *out, non_finite(f64::from(v))).ok(),
         Scalar::F64(v) => return serde_json::to_writer(&mut *out, non_finite(v)).ok(),
-        Scalar::String(s) => return serde_json::to_writer(&mut *out, s).ok(),
+        Scalar::String(s) => {
+            write_str(s.as_bytes(), out);
+            return Some(());
+        }
         Scalar::Bytes(_) => return None, // base64: left to the general route
         Scalar::EnumNumber(n) => match field.enum_names.binary_search_by_key(&n, |(k, _)| *k) {
-            Ok(i) => return serde_json::to_writer(&mut *out, &*field.enum_names[i].1).ok(),
+            Ok(i) => {
+                write_str(field.enum_names[i].1.as_bytes(), out);
+                return Some(());
+            }
             Err(_) => CompactFormatter.write_i32(out, n),
         },
     };
@@ -949,7 +993,8 @@ fn non_finite(v: f64) -> &'static str {
 /// (`tests/snapshots.rs`) keeps it byte-equal to the v0 snapshot.
 pub(crate) fn v0_json_to_binary(json: &[u8]) -> Option<Vec<u8>> {
     use prost::Message as _;
-    let experiment: oef_proto::v0::Experiment = serde_json::from_slice(json).ok()?;
+    // UTF-8 checked once for the whole text: `from_slice` checks every string on its own.
+    let experiment: oef_proto::v0::Experiment = serde_json::from_str(std::str::from_utf8(json).ok()?).ok()?;
     Some(experiment.encode_to_vec())
 }
 
@@ -973,6 +1018,16 @@ mod tests {
         end_len(&mut out, at);
         assert_eq!(&out[..3], &[9, 0xac, 0x02]);
         assert_eq!(out.len(), 303);
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let all: String = (0u8..128).map(char::from).chain("é€😀/".chars()).collect();
+        for text in [all.as_str(), "", "plain", "a\"b\\c\u{7f}"] {
+            let mut ours = Vec::new();
+            write_str(text.as_bytes(), &mut ours);
+            assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(text).unwrap());
+        }
     }
 
     #[test]

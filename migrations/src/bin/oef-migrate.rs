@@ -71,7 +71,7 @@ struct Cli {
     #[arg(long)]
     check: bool,
 
-    /// Worker threads [default: twice the number of CPUs, to overlap file-system waits]
+    /// Worker threads [default: the number of CPUs]
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
 
@@ -138,7 +138,9 @@ fn run_cli(cli: Cli) -> anyhow::Result<ExitCode> {
     let jobs = match cli.jobs {
         Some(0) => bail!("--jobs must be at least 1"),
         Some(n) => n,
-        None => 2 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        // One per CPU: migrating is CPU-bound (2 threads on 2 cores moved ~15 % more files per
+        // second than 4 on tmpfs, and 4 were not faster on a disk either).
+        None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     };
     let format = match cli.format {
         Format::Keep => FormatChoice::Keep,
