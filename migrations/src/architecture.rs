@@ -168,6 +168,12 @@ struct Built {
     /// The distinct key sets (a few hundred: whole families of paths share one), `words`
     /// words each, one bit per key.
     sets: Vec<u64>,
+    /// The largest default's number of leaf paths.
+    max_size: usize,
+    /// Bit planes of `max_size - size_k` for every key (see [`SlicedCounters`]).
+    handicaps: Vec<u64>,
+    /// One bit per key.
+    keys_mask: Vec<u64>,
 }
 
 impl Built {
@@ -218,6 +224,30 @@ impl SlicedCounters {
                 p += 1;
             }
         }
+    }
+
+    /// The keys of `mask` with the largest count, and that count.
+    fn largest(&self, mask: &[u64]) -> (Vec<usize>, usize) {
+        let mut candidates = mask.to_vec();
+        let mut value = 0;
+        for p in (0..PLANES).rev() {
+            let plane = &self.planes[p * self.words..(p + 1) * self.words];
+            if candidates.iter().zip(plane).any(|(c, b)| c & b != 0) {
+                for (c, b) in candidates.iter_mut().zip(plane) {
+                    *c &= b;
+                }
+                value |= 1 << p;
+            }
+        }
+        let mut keys = Vec::new();
+        for (w, &word) in candidates.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                keys.push(w * 64 + bits.trailing_zeros() as usize);
+                bits &= bits - 1;
+            }
+        }
+        (keys, value)
     }
 
     /// The count of every key of `0..keys`.
@@ -297,11 +327,23 @@ impl ArchitectureIndex {
     /// [`crate::transcode`], which hashes them exactly as [`collect_leaves`] does).
     pub(crate) fn infer_leaves(&self, leaves: &[(u64, u64)]) -> Result<Inference, ArchitectureError> {
         let built = self.built()?;
-        let distances = distances(built, leaves);
-        let Some(&differing) = distances.iter().min() else {
+        // The counters start at `max_size - size_k`: the largest counter is then the smallest
+        // distance (`|A| + max_size - counter`), found from the top bit plane down.
+        let mut counters = SlicedCounters { words: built.words, planes: built.handicaps.clone() };
+        add_leaves(built, leaves, &mut counters);
+        let (best, counter) = counters.largest(&built.keys_mask);
+        if best.is_empty() {
             return Err(ArchitectureError::Defaults("no architecture defaults".into()));
-        };
-        let best: Vec<usize> = (0..distances.len()).filter(|&k| distances[k] == differing).collect();
+        }
+        let differing = (leaves.len() + built.max_size).saturating_sub(counter);
+        #[cfg(debug_assertions)]
+        {
+            // The plain computation, for every test run (debug builds) to compare with.
+            let all = distances(built, leaves);
+            let min = all.iter().copied().min();
+            assert_eq!(Some(differing), min);
+            assert_eq!(best, (0..all.len()).filter(|&k| Some(all[k]) == min).collect::<Vec<_>>());
+        }
         if let [k] = best.as_slice() {
             let paths = built.sizes[*k] as usize;
             if differing * PLAUSIBLE_FRACTION > paths {
@@ -326,21 +368,27 @@ const PLAUSIBLE_FRACTION: usize = 2;
 /// The number of differing field paths between `experiment` and each key's default:
 /// `|A| + |B_k| - common_paths(k) - equal_pairs(k)`, over the file's `leaves`.
 fn distances(built: &Built, leaves: &[(u64, u64)]) -> Vec<usize> {
+    let mut shared = SlicedCounters::new(built.words);
+    add_leaves(built, leaves, &mut shared);
+    let own = leaves.len();
+    let counts = shared.counts(built.sizes.len());
+    built.sizes.iter().zip(counts).map(|(size, shared)| (own + *size as usize).saturating_sub(shared)).collect()
+}
+
+/// Adds to each key's counter the number of `leaves` whose path its default has, plus the
+/// number whose path and value it has.
+fn add_leaves(built: &Built, leaves: &[(u64, u64)], counters: &mut SlicedCounters) {
     let mut multiplicity = vec![0u32; built.sets.len() / built.words.max(1)];
     for (path, pair) in leaves {
         for number in [built.paths.get(path), built.pairs.get(pair)].into_iter().flatten() {
             multiplicity[*number as usize] += 1;
         }
     }
-    let mut shared = SlicedCounters::new(built.words);
     for (number, times) in multiplicity.into_iter().enumerate() {
         if times != 0 {
-            shared.add(built.set(number), times);
+            counters.add(built.set(number), times);
         }
     }
-    let own = leaves.len();
-    let counts = shared.counts(built.sizes.len());
-    built.sizes.iter().zip(counts).map(|(size, shared)| (own + *size as usize).saturating_sub(shared)).collect()
 }
 
 fn build(provider: &dyn ArchitectureDefaults) -> Result<Built, ArchitectureError> {
@@ -395,7 +443,19 @@ fn build(provider: &dyn ArchitectureDefaults) -> Result<Built, ArchitectureError
     };
     let paths = to_sets(paths)?;
     let pairs = to_sets(pairs)?;
-    Ok(Built { keys, sizes, words, paths, pairs, sets })
+    let max_size = sizes.iter().copied().max().unwrap_or(0);
+    let mut handicaps = vec![0u64; words * PLANES];
+    let mut keys_mask = vec![0u64; words];
+    for (k, size) in sizes.iter().enumerate() {
+        let handicap = max_size - size;
+        keys_mask[k / 64] |= 1 << (k % 64);
+        for p in 0..PLANES {
+            if handicap >> p & 1 == 1 {
+                handicaps[p * words + k / 64] |= 1 << (k % 64);
+            }
+        }
+    }
+    Ok(Built { keys, sizes, words, paths, pairs, sets, max_size: max_size as usize, handicaps, keys_mask })
 }
 
 /// The path hash of the root message.
