@@ -241,24 +241,46 @@ fn is_zero(value: Scalar<'_>) -> bool {
     }
 }
 
-/// Starts a length-delimited value whose length is not known yet; see [`end_len`].
+/// Starts a length-delimited value whose length is not known yet; see [`end_len`]. Two bytes
+/// are reserved: enough for any length below 16 KiB, so large nested messages (~8 levels deep)
+/// never move; one that turns out shorter than 128 bytes moves back by one byte.
 fn begin_len(out: &mut Vec<u8>) -> usize {
-    out.push(0);
+    out.extend_from_slice(&[0, 0]);
     out.len()
 }
 
-/// Writes the length of the value started at `start` (one byte was reserved for it).
+/// Writes the length of the value started at `start` into the bytes reserved before it,
+/// moving the value if its length takes other than two bytes.
 fn end_len(out: &mut Vec<u8>, start: usize) {
     let len = out.len() - start;
-    if let Ok(byte) = u8::try_from(len) {
-        if byte < 0x80 {
-            out[start - 1] = byte;
-            return;
+    let mut prefix = [0u8; 10];
+    let mut n = 0;
+    let mut v = len as u64;
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            prefix[n] = byte;
+            n += 1;
+            break;
+        }
+        prefix[n] = byte | 0x80;
+        n += 1;
+    }
+    let reserved = start - 2;
+    match n {
+        2 => {}
+        1 => {
+            out.copy_within(start.., start - 1);
+            out.truncate(out.len() - 1);
+        }
+        _ => {
+            let extra = n - 2;
+            out.resize(out.len() + extra, 0);
+            out.copy_within(start..start + len, start + extra);
         }
     }
-    let mut prefix = Vec::with_capacity(10);
-    encode_varint(len as u64, &mut prefix);
-    out.splice(start - 1..start, prefix);
+    out[reserved..reserved + n].copy_from_slice(&prefix[..n]);
 }
 
 /// A v0 field and what becomes of it in v1.
@@ -1011,13 +1033,17 @@ mod tests {
     }
 
     #[test]
-    fn long_values_get_multi_byte_lengths() {
-        let mut out = vec![9];
-        let at = begin_len(&mut out);
-        out.extend(std::iter::repeat_n(7u8, 300));
-        end_len(&mut out, at);
-        assert_eq!(&out[..3], &[9, 0xac, 0x02]);
-        assert_eq!(out.len(), 303);
+    fn lengths_are_written_as_prost_writes_them() {
+        for len in [0usize, 1, 127, 128, 300, 16_383, 16_384, 70_000, 3_000_000] {
+            let mut out = vec![9];
+            let at = begin_len(&mut out);
+            out.extend((0..len).map(|i| i as u8));
+            end_len(&mut out, at);
+            let mut expected = vec![9];
+            prost::encoding::encode_varint(len as u64, &mut expected);
+            expected.extend((0..len).map(|i| i as u8));
+            assert!(out == expected, "length {len}");
+        }
     }
 
     #[test]
