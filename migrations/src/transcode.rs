@@ -178,16 +178,20 @@ fn scalar(ty: Ty, raw: Raw<'_>) -> Option<Scalar<'_>> {
     })
 }
 
+/// Reads the next item of a packed run of `ty` values.
+fn read_packed(ty: Ty, run: &mut &[u8]) -> Option<Raw<'static>> {
+    Some(match ty.wire() {
+        WireType::Varint => Raw::Varint(read_varint(run)?),
+        WireType::ThirtyTwoBit => Raw::Fixed32(u32::from_le_bytes(read_array(run)?)),
+        WireType::SixtyFourBit => Raw::Fixed64(u64::from_le_bytes(read_array(run)?)),
+        _ => return None,
+    })
+}
+
 /// Appends the items of a packed run of `ty` values.
 fn packed<'a>(ty: Ty, mut run: &'a [u8], items: &mut Vec<Scalar<'a>>) -> Option<()> {
     while !run.is_empty() {
-        let raw = match ty.wire() {
-            WireType::Varint => Raw::Varint(read_varint(&mut run)?),
-            WireType::ThirtyTwoBit => Raw::Fixed32(u32::from_le_bytes(read_array(&mut run)?)),
-            WireType::SixtyFourBit => Raw::Fixed64(u64::from_le_bytes(read_array(&mut run)?)),
-            _ => return None,
-        };
-        items.push(scalar(ty, raw)?);
+        items.push(scalar(ty, read_packed(ty, &mut run)?)?);
     }
     Some(())
 }
@@ -312,14 +316,31 @@ struct Field {
 struct Message {
     /// In number order.
     fields: Vec<Field>,
-    /// Field number → index in `fields` + 1 (0: no such field).
-    lookup: Vec<u16>,
+    lookup: Lookup,
 }
 
-impl Message {
-    fn field(&self, number: u32) -> Option<usize> {
-        let i = *self.lookup.get(usize::try_from(number).ok()?)?;
-        (i != 0).then(|| usize::from(i) - 1)
+/// Field number → index of the field in its message's list, as a dense table.
+#[derive(Debug)]
+struct Lookup(Vec<u16>);
+
+impl Lookup {
+    /// The table of the field `numbers` (in list order) of message `name`.
+    fn new(name: &str, numbers: impl Iterator<Item = u32> + Clone) -> Result<Self, String> {
+        let max = numbers.clone().max().unwrap_or(0) as usize;
+        if max > 4096 {
+            return Err(format!("{name}: field numbers too sparse for the plan"));
+        }
+        let mut table = vec![0u16; max + 1];
+        for (i, n) in numbers.enumerate() {
+            table[n as usize] = u16::try_from(i + 1).map_err(|_| format!("{name}: too many fields"))?;
+        }
+        Ok(Self(table))
+    }
+
+    /// The index of field `number`.
+    fn get(&self, number: u32) -> Option<usize> {
+        let i = *self.0.get(usize::try_from(number).ok()?)?;
+        usize::from(i).checked_sub(1)
     }
 }
 
@@ -369,14 +390,7 @@ fn build_v0(root0: MessageDescriptor, root1: MessageDescriptor) -> Result<Vec<Me
             fields.push(build_field(&f0, &f1, &oneofs, &mut index, &mut queue)?);
         }
         fields.sort_by_key(|f| f.number);
-        let max = fields.last().map_or(0, |f| f.number as usize);
-        if max > 4096 || fields.len() >= usize::from(u16::MAX) {
-            return Err(format!("{}: field numbers too sparse for the plan", m0.full_name()));
-        }
-        let mut lookup = vec![0u16; max + 1];
-        for (i, f) in fields.iter().enumerate() {
-            lookup[f.number as usize] = u16::try_from(i + 1).unwrap_or(0);
-        }
+        let lookup = Lookup::new(m0.full_name(), fields.iter().map(|f| f.number))?;
         out.push(Message { fields, lookup });
     }
     Ok(out)
@@ -523,7 +537,7 @@ impl<'a> Transcoder<'_, 'a> {
         let mut sorted = true;
         while !bytes.is_empty() {
             let (number, wire, raw) = read_field(&mut bytes)?;
-            let i = message.field(number)?;
+            let i = message.lookup.get(number)?;
             let field = &message.fields[i];
             if wire != field.ty.wire() && !(field.repeated && field.ty.packable() && wire == WireType::LengthDelimited)
             {
@@ -735,6 +749,7 @@ pub(crate) fn envelope(transcoded: &Transcoded, architecture: &str, context: &St
 /// A v1 field as proto3 JSON shows it.
 #[derive(Debug)]
 struct JsonField {
+    number: u32,
     /// `"jsonName": `, escaped.
     key: Box<[u8]>,
     ty: Ty,
@@ -760,8 +775,7 @@ enum JsonKind {
 struct JsonMessage {
     kind: JsonKind,
     fields: Vec<JsonField>,
-    /// Field number → index in `fields` + 1 (0: no such field).
-    lookup: Vec<u16>,
+    lookup: Lookup,
 }
 
 fn build_v1(root: MessageDescriptor) -> Result<Vec<JsonMessage>, String> {
@@ -775,7 +789,6 @@ fn build_v1(root: MessageDescriptor) -> Result<Vec<JsonMessage>, String> {
             _ => JsonKind::Fields,
         };
         let mut fields = Vec::new();
-        let mut numbers = Vec::new();
         for f in m.fields() {
             let kind = f.kind();
             let unsupported = f.is_map() || f.is_group();
@@ -793,10 +806,10 @@ fn build_v1(root: MessageDescriptor) -> Result<Vec<JsonMessage>, String> {
             };
             enum_names.sort_by_key(|(n, _)| *n);
             enum_names.dedup_by_key(|(n, _)| *n);
-            numbers.push(f.number());
             let mut key = serde_json::to_vec(f.json_name()).map_err(|e| e.to_string())?;
             key.extend_from_slice(b": ");
             fields.push(JsonField {
+                number: f.number(),
                 key: key.into(),
                 ty: Ty::of(&kind),
                 repeated: f.is_list(),
@@ -805,14 +818,7 @@ fn build_v1(root: MessageDescriptor) -> Result<Vec<JsonMessage>, String> {
                 enum_names: enum_names.into(),
             });
         }
-        let max = numbers.iter().copied().max().unwrap_or(0) as usize;
-        if max > 4096 {
-            return Err(format!("{}: field numbers too sparse for the plan", m.full_name()));
-        }
-        let mut lookup = vec![0u16; max + 1];
-        for (i, n) in numbers.iter().enumerate() {
-            lookup[*n as usize] = u16::try_from(i + 1).map_err(|_| "too many fields")?;
-        }
+        let lookup = Lookup::new(m.full_name(), fields.iter().map(|f| f.number))?;
         out.push(JsonMessage { kind, fields, lookup });
     }
     Ok(out)
@@ -868,7 +874,7 @@ fn write_message(plan: &[JsonMessage], m: usize, mut bytes: &[u8], depth: usize,
     let mut open: Option<usize> = None;
     while !bytes.is_empty() {
         let (number, _, raw) = read_field(&mut bytes)?;
-        let i = usize::from(*message.lookup.get(number as usize)?).checked_sub(1)?;
+        let i = message.lookup.get(number)?;
         let field = &message.fields[i];
         if field.unsupported {
             return None;
@@ -879,8 +885,10 @@ fn write_message(plan: &[JsonMessage], m: usize, mut bytes: &[u8], depth: usize,
             open = None;
         }
         if open.is_none() {
-            out.extend_from_slice(if first { b"\n" } else { b",\n" });
-            out.resize(out.len() + 2 * (depth + 1), b' ');
+            if !first {
+                out.push(b',');
+            }
+            newline(depth + 1, out);
             out.extend_from_slice(&field.key);
             first = false;
             if !field.repeated {
@@ -897,11 +905,7 @@ fn write_message(plan: &[JsonMessage], m: usize, mut bytes: &[u8], depth: usize,
             Raw::Len(mut run) if field.ty.packable() => {
                 let mut item_first = true;
                 while !run.is_empty() {
-                    let item = match field.ty.wire() {
-                        WireType::Varint => Raw::Varint(read_varint(&mut run)?),
-                        WireType::ThirtyTwoBit => Raw::Fixed32(u32::from_le_bytes(read_array(&mut run)?)),
-                        _ => Raw::Fixed64(u64::from_le_bytes(read_array(&mut run)?)),
-                    };
+                    let item = read_packed(field.ty, &mut run)?;
                     if !item_first {
                         out.push(b',');
                     }
