@@ -54,13 +54,22 @@ fn root(version: u32) -> Result<prost_reflect::MessageDescriptor, MigrateError> 
         .ok_or_else(|| MigrateError::Schema(format!("no snapshot for version {version}")))
 }
 
+const BOM: &[u8] = "\u{feff}".as_bytes();
+
+/// Whether [`decode`] takes `bytes` for JSON: an object, after an optional byte order mark and
+/// whitespace. Anything else is detected as binary or text.
+pub(crate) fn is_json(bytes: &[u8]) -> bool {
+    let body = bytes.strip_prefix(BOM).unwrap_or(bytes);
+    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
 /// JSON content (an object) parsed once for detection and decoding, as `codec::detect` would
 /// detect it: `formatVersion` (v1+) or `dataset`/`trainer` (v0). `None` when not JSON.
 fn decode_json(bytes: &[u8]) -> Result<Option<(Encoding, u32, DynamicMessage)>, MigrateError> {
-    let body = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
-    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+    if !is_json(bytes) {
         return Ok(None);
     }
+    let body = bytes.strip_prefix(BOM).unwrap_or(bytes);
     let json_error = |kind| MigrateError::from(CodecError::new("JSON input", kind));
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| json_error(CodecErrorKind::Json(e.to_string())))?;

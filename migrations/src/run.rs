@@ -66,6 +66,16 @@ pub enum FormatChoice {
     To(Encoding),
 }
 
+impl FormatChoice {
+    /// The encoding written for an input in `input` encoding.
+    fn resolve(self, input: Encoding) -> Encoding {
+        match self {
+            FormatChoice::Keep => input,
+            FormatChoice::To(e) => e,
+        }
+    }
+}
+
 /// Options of a run.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -83,6 +93,27 @@ pub struct Options {
     pub tool: Tool,
     /// The time recorded in provenance (one per run).
     pub time: SystemTime,
+}
+
+impl Options {
+    /// Where `input`'s result goes: `None` when nothing is written (`--dry-run`, `--check`).
+    fn destination(&self, input: &Input) -> Option<PathBuf> {
+        match &self.mode {
+            Mode::OutDir(dir) => Some(dir.join(&input.relative)),
+            Mode::InPlace => Some(input.path.clone()),
+            Mode::DryRun | Mode::Check => None,
+        }
+    }
+
+    /// The step context of a file with this SHA-256.
+    fn context(&self, source_sha256: String) -> StepContext {
+        StepContext {
+            source_sha256,
+            tool: self.tool.clone(),
+            time: self.time,
+            architecture: self.architecture.clone(),
+        }
+    }
 }
 
 /// One file to process.
@@ -418,8 +449,17 @@ fn process(input: &Input, options: &Options, registry: &Registry, writer: &mut W
         Ok(read) => read,
         Err(e) => return FileReport::failed(path, format!("cannot read: {e}")),
     };
-    if let Some(report) = fast_route(input, options, registry, writer, slot, &bytes, &permissions) {
-        return report;
+    let destination = options.destination(input);
+    // The SHA-256 is recorded in provenance and identifies `--out-dir` reruns; hashed here once
+    // for a file to be written, later (when needed) for the others.
+    let mut source_sha256 = None;
+    if let Some(dest) = &destination {
+        let sha = sha256_hex(&bytes);
+        let fast = FastRoute { input, options, registry, bytes: &bytes, permissions: &permissions };
+        if let Some(report) = fast.run(dest, &sha, writer, slot) {
+            return report;
+        }
+        source_sha256 = Some(sha);
     }
     let (encoding, document) = match document::decode(&bytes) {
         Ok(decoded) => decoded,
@@ -438,10 +478,7 @@ fn process(input: &Input, options: &Options, registry: &Registry, writer: &mut W
         report.error = Some(error.to_string());
         report
     };
-    let target_encoding = match options.format {
-        FormatChoice::Keep => encoding,
-        FormatChoice::To(e) => e,
-    };
+    let target_encoding = options.format.resolve(encoding);
     let current = document.version == options.to && target_encoding == encoding;
     if options.to > registry.latest() {
         return fail(report, MigrateError::UnsupportedVersion { found: options.to, latest: registry.latest() });
@@ -450,11 +487,6 @@ fn process(input: &Input, options: &Options, registry: &Registry, writer: &mut W
         report.outcome = if current { Outcome::Current } else { Outcome::NotCurrent };
         return report;
     }
-    let destination = match &options.mode {
-        Mode::OutDir(dir) => Some(dir.join(&input.relative)),
-        Mode::InPlace => Some(path.clone()),
-        _ => None,
-    };
     if current {
         if let (Mode::OutDir(_), Some(dest)) = (&options.mode, &destination) {
             if fs::read(dest).ok().as_deref() != Some(bytes.as_slice()) {
@@ -465,19 +497,14 @@ fn process(input: &Input, options: &Options, registry: &Registry, writer: &mut W
         }
         return report;
     }
-    let source_sha256 = sha256_hex(&bytes);
+    let source_sha256 = source_sha256.unwrap_or_else(|| sha256_hex(&bytes));
     // --out-dir reruns: a destination already migrated from these very bytes is left alone.
     if let (Mode::OutDir(_), Some(dest)) = (&options.mode, &destination) {
         if !writer.in_new_dir(dest) && already_migrated(dest, options.to, target_encoding, &source_sha256) {
             return report;
         }
     }
-    let context = StepContext {
-        source_sha256,
-        tool: options.tool.clone(),
-        time: options.time,
-        architecture: options.architecture.clone(),
-    };
+    let context = options.context(source_sha256);
     let migrated = match registry.migrate(&document, options.to, &context) {
         Ok(migrated) => migrated,
         Err(e) => return fail(report, e),
@@ -505,60 +532,49 @@ fn process(input: &Input, options: &Options, registry: &Registry, writer: &mut W
     report
 }
 
-/// The byte-level route ([`Registry::migrate_encoded`]) for a file to be written (in place
-/// or under `--out-dir`): `None` when it does not apply, and the general route then runs.
-fn fast_route(
-    input: &Input,
-    options: &Options,
-    registry: &Registry,
-    writer: &mut Writer,
-    slot: usize,
-    bytes: &[u8],
-    permissions: &fs::Permissions,
-) -> Option<FileReport> {
-    let destination = match &options.mode {
-        Mode::OutDir(dir) => dir.join(&input.relative),
-        Mode::InPlace => input.path.clone(),
-        Mode::DryRun | Mode::Check => return None,
-    };
-    // As `document::decode` detects: JSON when the content starts with `{`, else binary (text
-    // and anything else is left to the general route).
-    let encoding = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') => Encoding::Json,
-        Some(_) if !bytes.starts_with("\u{feff}".as_bytes()) => Encoding::Binary,
-        _ => return None,
-    };
-    let target_encoding = match options.format {
-        FormatChoice::Keep => encoding,
-        FormatChoice::To(e) => e,
-    };
-    let source_sha256 = sha256_hex(bytes);
-    if matches!(options.mode, Mode::OutDir(_))
-        && !writer.in_new_dir(&destination)
-        && already_migrated(&destination, options.to, target_encoding, &source_sha256)
-    {
-        return None; // a rerun: the general route reports it as current
+/// What the byte-level route ([`Registry::migrate_encoded`]) needs of a file to be written.
+struct FastRoute<'a> {
+    input: &'a Input,
+    options: &'a Options,
+    registry: &'a Registry,
+    bytes: &'a [u8],
+    permissions: &'a fs::Permissions,
+}
+
+impl FastRoute<'_> {
+    /// The file's report after the byte-level route wrote it to `destination` (or found it
+    /// there from an earlier run), or `None` when the route does not apply and the general
+    /// route is to run.
+    fn run(&self, destination: &Path, source_sha256: &str, writer: &mut Writer, slot: usize) -> Option<FileReport> {
+        let options = self.options;
+        // Binary when not JSON: text (and anything else) makes the route decline.
+        let encoding = if document::is_json(self.bytes) { Encoding::Json } else { Encoding::Binary };
+        let target_encoding = options.format.resolve(encoding);
+        let context = options.context(source_sha256.to_owned());
+        let (from, output) =
+            self.registry.migrate_encoded(self.bytes, encoding, options.to, target_encoding, &context)?;
+        let mut report = FileReport {
+            path: self.input.path.clone(),
+            outcome: Outcome::Migrated,
+            from_version: Some(from),
+            encoding: Some(encoding.to_string()),
+            error: None,
+            diff: None,
+        };
+        // --out-dir reruns: a destination already migrated from these very bytes is left alone.
+        if matches!(options.mode, Mode::OutDir(_))
+            && !writer.in_new_dir(destination)
+            && already_migrated(destination, options.to, target_encoding, source_sha256)
+        {
+            report.outcome = Outcome::Current;
+            return Some(report);
+        }
+        if let Err(e) = writer.stage(destination, &output, Some(self.permissions.clone()), slot) {
+            report.outcome = Outcome::Failed;
+            report.error = Some(e.to_string());
+        }
+        Some(report)
     }
-    let context = StepContext {
-        source_sha256,
-        tool: options.tool.clone(),
-        time: options.time,
-        architecture: options.architecture.clone(),
-    };
-    let (from, output) = registry.migrate_encoded(bytes, encoding, options.to, target_encoding, &context)?;
-    let mut report = FileReport {
-        path: input.path.clone(),
-        outcome: Outcome::Migrated,
-        from_version: Some(from),
-        encoding: Some(encoding.to_string()),
-        error: None,
-        diff: None,
-    };
-    if let Err(e) = writer.stage(&destination, &output, Some(permissions.clone()), slot) {
-        report.outcome = Outcome::Failed;
-        report.error = Some(e.to_string());
-    }
-    Some(report)
 }
 
 /// Whether `dest` is already the migration of a source with this SHA-256, at `to` in `encoding`.
