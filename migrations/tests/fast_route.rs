@@ -5,10 +5,9 @@
 
 mod common;
 
-use common::variations::{add_hyperparameter, mutate};
-use oef_migrations::{Document, StepContext, document, snapshot};
+use common::variations::{DEFAULTS, varied};
+use oef_migrations::{Document, StepContext, document};
 use oef_proto::codec::Encoding;
-use prost_reflect::DynamicMessage;
 use proptest::prelude::*;
 
 /// The general route's output, or `None` when it fails.
@@ -96,24 +95,13 @@ fn case() -> impl Strategy<Value = (usize, Vec<u64>, Vec<(usize, u8)>, bool)> {
     (0usize..404, prop::collection::vec(any::<u64>(), 0..16), prop::collection::vec((any::<usize>(), any::<u8>()), 0..3), any::<bool>())
 }
 
-static DEFAULTS: std::sync::LazyLock<Vec<(String, Vec<u8>)>> =
-    std::sync::LazyLock::new(|| common::defaults().into_iter().map(|(k, pb, _)| (k, pb)).collect());
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
 
     #[test]
     fn the_fast_route_equals_the_general_route_or_declines((index, changes, corruptions, given) in case()) {
         let (key, pb) = &DEFAULTS[index];
-        let desc = snapshot::root_message(0).unwrap();
-        let mut message = DynamicMessage::decode(desc, pb.as_slice()).unwrap();
-        for (i, r) in changes.iter().enumerate() {
-            if i % 7 == 6 {
-                add_hyperparameter(&mut message, *r);
-            } else {
-                mutate(&mut message, *r, 0);
-            }
-        }
+        let message = varied(pb, &changes, 7);
         let mut context = common::context();
         if given {
             context.architecture = Some(key.clone());

@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::variations::{add_hyperparameter, mutate};
-use oef_migrations::{Document, document, snapshot};
+use common::variations::{DEFAULTS, varied};
+use oef_migrations::{Document, document};
 use oef_proto::codec::Encoding;
 use prost::Message;
 use prost_reflect::{DynamicMessage, Kind, Value};
@@ -19,17 +19,8 @@ proptest! {
 
     #[test]
     fn random_variations_round_trip((index, changes) in case()) {
-        let defaults = &*DEFAULTS;
-        let (key, pb) = &defaults[index];
-        let desc = snapshot::root_message(0).unwrap();
-        let mut message = DynamicMessage::decode(desc, pb.as_slice()).unwrap();
-        for (i, r) in changes.iter().enumerate() {
-            if i % 5 == 4 {
-                add_hyperparameter(&mut message, *r);
-            } else {
-                mutate(&mut message, *r, 0);
-            }
-        }
+        let (key, pb) = &DEFAULTS[index];
+        let message = varied(pb, &changes, 5);
         let input = Document { version: 0, message };
         let bytes = document::encode(&input, Encoding::Binary).unwrap();
         let (_, v0) = document::decode(&bytes).unwrap();
@@ -48,10 +39,6 @@ proptest! {
         }
     }
 }
-
-static DEFAULTS: std::sync::LazyLock<Vec<(String, Vec<u8>)>> = std::sync::LazyLock::new(|| {
-    common::defaults().into_iter().map(|(k, pb, _)| (k, pb)).collect()
-});
 
 #[test]
 fn v1_only_values_are_errors_naming_the_field() {

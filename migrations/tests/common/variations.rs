@@ -1,7 +1,29 @@
 //! Random variations of corpus messages, for the property tests.
 
+use std::sync::LazyLock;
+
+use oef_migrations::snapshot;
 use prost::Message as _;
 use prost_reflect::{DynamicMessage, Kind, MapKey, ReflectMessage, Value};
+
+/// The binary default experiment of every key, as (key, bytes).
+pub static DEFAULTS: LazyLock<Vec<(String, Vec<u8>)>> =
+    LazyLock::new(|| super::defaults().into_iter().map(|(k, pb, _)| (k, pb)).collect());
+
+/// The binary v0 experiment `pb`, decoded through the v0 snapshot, with one change per entry
+/// of `changes`: every `hyperparameter_every`-th adds a hyperparameter, the others [`mutate`].
+pub fn varied(pb: &[u8], changes: &[u64], hyperparameter_every: usize) -> DynamicMessage {
+    let desc = snapshot::root_message(0).unwrap();
+    let mut message = DynamicMessage::decode(desc, pb).unwrap();
+    for (i, r) in changes.iter().enumerate() {
+        if i % hyperparameter_every == hyperparameter_every - 1 {
+            add_hyperparameter(&mut message, *r);
+        } else {
+            mutate(&mut message, *r, 0);
+        }
+    }
+    message
+}
 
 /// A scalar value of `kind` drawn from `r`.
 pub fn scalar(kind: &Kind, r: u64) -> Option<Value> {
