@@ -18,6 +18,9 @@ use std::{
 
 use prost::Message as _;
 
+#[path = "build/one_pass.rs"]
+mod one_pass;
+
 type BoxError = Box<dyn std::error::Error>;
 
 /// Proto packages for which Rust code is generated, as pbjson prefixes.
@@ -54,6 +57,10 @@ fn main() -> Result<(), BoxError> {
         .compile_well_known_types()
         .extern_path(".google.protobuf", "::pbjson_types")
         .out_dir(&out_dir);
+    // Before the set is moved into prost-build: the one-pass codec (`src/encoder.rs`,
+    // `src/decoder.rs`).
+    fs::write(out_dir.join("oef_encoder.rs"), one_pass::generate_encoder(&fds)?)?;
+    fs::write(out_dir.join("oef_decoder.rs"), one_pass::generate_decoder(&fds)?)?;
     for path in boxed_oneof_messages(&fds) {
         config.boxed(path);
     }

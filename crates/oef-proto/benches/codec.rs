@@ -3,14 +3,16 @@
 //! One iteration processes all 404 messages; `scripts/bench-codec.sh` divides by 404 and
 //! prints the ratio to the Python reference measured in the same run.
 //!
-//! * `binary_decode_encode`: prost decode + encode of each `.pb` (what upb does in Python).
+//! * `binary_decode_encode`: decode + encode of each `.pb` (what upb does in Python) with the
+//!   crate's one-pass codec (`oef_proto::decoder` / `oef_proto::encoder`: prost's results and
+//!   bytes); `binary_prost_decode_encode` is the same with prost's own `decode` and `encode`.
 //! * `json_parse_print`: pbjson parse + pretty print of each `.json` (Python's json_format),
 //!   printing into a reused buffer as the binary case encodes into one.
 
 use std::{hint::black_box, path::Path};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use oef_proto::v0;
+use oef_proto::{decoder, encoder::ReverseBuffer, v0};
 use prost::Message;
 
 fn corpus() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
@@ -29,6 +31,15 @@ fn codec(c: &mut Criterion) {
     let (pb, json) = corpus();
     assert_eq!(pb.len(), 404);
     c.bench_function("binary_decode_encode", |b| {
+        let mut out = ReverseBuffer::with_capacity(1024);
+        b.iter(|| {
+            for bytes in &pb {
+                let experiment: v0::Experiment = decoder::decode(black_box(bytes.as_slice())).expect("decode");
+                black_box(out.encode(&experiment));
+            }
+        })
+    });
+    c.bench_function("binary_prost_decode_encode", |b| {
         let mut out = Vec::with_capacity(1024);
         b.iter(|| {
             for bytes in &pb {
@@ -43,6 +54,13 @@ fn codec(c: &mut Criterion) {
     c.bench_function("binary_decode", |b| {
         b.iter(|| {
             for bytes in &pb {
+                black_box(decoder::decode::<v0::Experiment>(black_box(bytes.as_slice())).expect("decode"));
+            }
+        })
+    });
+    c.bench_function("binary_prost_decode", |b| {
+        b.iter(|| {
+            for bytes in &pb {
                 black_box(v0::Experiment::decode(black_box(bytes.as_slice())).expect("decode"));
             }
         })
@@ -50,6 +68,14 @@ fn codec(c: &mut Criterion) {
     let decoded: Vec<v0::Experiment> =
         pb.iter().map(|bytes| v0::Experiment::decode(bytes.as_slice()).expect("decode")).collect();
     c.bench_function("binary_encode", |b| {
+        let mut out = ReverseBuffer::with_capacity(1024);
+        b.iter(|| {
+            for experiment in &decoded {
+                black_box(out.encode(black_box(experiment)));
+            }
+        })
+    });
+    c.bench_function("binary_prost_encode", |b| {
         let mut out = Vec::with_capacity(1024);
         b.iter(|| {
             for experiment in &decoded {

@@ -546,7 +546,7 @@ fn wrong_version(bytes: &[u8], expected: u32, error: CodecError) -> CodecError {
 /// Encodes a v0 `Experiment` (the same bytes/JSON/text deepomatic-oef writes).
 pub fn encode_v0(experiment: &v0::Experiment, encoding: Encoding) -> Result<Vec<u8>, CodecError> {
     match encoding {
-        Encoding::Binary => Ok(experiment.encode_to_vec()),
+        Encoding::Binary => Ok(crate::encoder::to_vec(experiment)),
         _ => encode_message(&dynamic_from_typed(experiment, descriptor::v0_experiment())?, encoding),
     }
 }
@@ -572,7 +572,7 @@ pub fn decode_v1_file(bytes: &[u8], encoding: Encoding) -> Result<v1::Experiment
 /// Encodes a v1 `ExperimentFile`.
 pub fn encode_v1_file(file: &v1::ExperimentFile, encoding: Encoding) -> Result<Vec<u8>, CodecError> {
     match encoding {
-        Encoding::Binary => Ok(file.encode_to_vec()),
+        Encoding::Binary => Ok(crate::encoder::to_vec(file)),
         _ => encode_message(&dynamic_from_typed(file, descriptor::v1_experiment_file())?, encoding),
     }
 }

@@ -8,6 +8,8 @@
 //!   [`prost_reflect::DescriptorPool`], and the hyperparameter search spaces declared as custom
 //!   options.
 //! * [`diff`]: structural difference of two messages by dotted field path.
+//! * [`decoder`] / [`encoder`]: a binary codec generated from the descriptors that behaves as
+//!   prost's (same results, same bytes), faster: slice reader, one-pass backwards writer.
 //! * [`json`]: the pretty JSON printer the codec writes with.
 //! * [`path`]: dotted field paths (`trainer.inputs[0]`, `hyperparameters["x"]`).
 //! * [`codec`]: binary / proto3 JSON / text encodings, lossless (unknown fields kept) through
@@ -18,8 +20,10 @@
 //! canonical proto3 JSON mapping (one legacy dataset-dump message excepted, see `build.rs`).
 
 pub mod codec;
+pub mod decoder;
 pub mod descriptor;
 pub mod diff;
+pub mod encoder;
 mod error;
 pub mod json;
 mod json_number;

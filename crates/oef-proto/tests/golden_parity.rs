@@ -5,7 +5,7 @@ mod common;
 
 use oef_proto::{
     codec::{self, Encoding},
-    v0,
+    decoder, encoder, v0,
 };
 use prost::Message;
 use prost_reflect as _;
@@ -22,6 +22,8 @@ fn typed_binary_round_trip_is_byte_identical() {
     for golden in corpus() {
         let experiment = v0::Experiment::decode(golden.pb.as_slice()).unwrap();
         assert_eq!(experiment.encode_to_vec(), golden.pb, "{}: prost re-encoding differs", golden.key);
+        assert_eq!(encoder::to_vec(&experiment), golden.pb, "{}: one-pass encoder differs", golden.key);
+        assert_eq!(decoder::decode::<v0::Experiment>(&golden.pb).unwrap(), experiment, "{}", golden.key);
         let checked = codec::decode_v0(&golden.pb, Encoding::Binary).unwrap();
         assert_eq!(checked, experiment, "{}", golden.key);
     }
