@@ -164,9 +164,8 @@ pub(crate) fn json(message: &DynamicMessage) -> Result<Vec<u8>, String> {
             .map_err(|e| e.to_string())?;
         oef_proto::json::to_writer_pretty(&mut out, &value).map_err(|e| e.to_string())?;
     } else {
-        let formatter = oef_proto::json::PrettyFormatter::new();
-        let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
-        message.serialize_with_options(&mut serializer, &options).map_err(|e| e.to_string())?;
+        oef_proto::json::extend_pretty(&mut out, &oef_proto::json::WithOptions(message, &options))
+            .map_err(|e| e.to_string())?;
     }
     out.push(b'\n');
     Ok(out)

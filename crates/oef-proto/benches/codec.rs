@@ -94,7 +94,7 @@ fn codec(c: &mut Criterion) {
                 let text = std::str::from_utf8(black_box(bytes)).expect("UTF-8");
                 let experiment: v0::Experiment = serde_json::from_str(text).expect("parse");
                 out.clear();
-                oef_proto::json::to_writer_pretty(&mut out, &experiment).expect("print");
+                oef_proto::json::extend_pretty(&mut out, &experiment).expect("print");
                 black_box(&out);
             }
         })

@@ -390,9 +390,7 @@ pub fn encode_message(message: &DynamicMessage, encoding: Encoding) -> Result<Ve
         Encoding::Binary => Ok(message.encode_to_vec()),
         Encoding::Json => {
             let mut out = Vec::with_capacity(1024);
-            let mut ser = serde_json::Serializer::with_formatter(&mut out, crate::json::PrettyFormatter::new());
-            message
-                .serialize_with_options(&mut ser, &SerializeOptions::new())
+            crate::json::extend_pretty(&mut out, &crate::json::WithOptions(message, &SerializeOptions::new()))
                 .map_err(|e| {
                     CodecError::new(
                         format!("json {}", message.descriptor().full_name()),

@@ -27,6 +27,7 @@ pub mod encoder;
 mod error;
 pub mod json;
 mod json_number;
+mod json_writer;
 pub mod path;
 
 pub use error::{CodecError, CodecErrorKind};
