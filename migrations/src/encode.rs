@@ -162,7 +162,7 @@ pub(crate) fn json(message: &DynamicMessage) -> Result<Vec<u8>, String> {
         let value = message
             .serialize_with_options(serde_json::value::Serializer, &options)
             .map_err(|e| e.to_string())?;
-        oef_proto::json::to_writer_pretty(&mut out, &value).map_err(|e| e.to_string())?;
+        oef_proto::json::extend_pretty(&mut out, &value).map_err(|e| e.to_string())?;
     } else {
         oef_proto::json::extend_pretty(&mut out, &oef_proto::json::WithOptions(message, &options))
             .map_err(|e| e.to_string())?;

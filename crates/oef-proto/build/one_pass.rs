@@ -127,6 +127,20 @@ fn map_entry<'a>(field: &FieldDescriptorProto, all: &Messages<'a>) -> Option<&'a
     all.get(field.type_name()).copied().filter(|m| is_map_entry(m))
 }
 
+/// The key and value fields of a map's entry type. Enum values are refused: prost gives them
+/// their enum's first value as default, which neither generator follows (no OEF map has one).
+fn map_fields<'a>(
+    field: &FieldDescriptorProto,
+    entry: &'a DescriptorProto,
+) -> Result<(&'a FieldDescriptorProto, &'a FieldDescriptorProto), BoxError> {
+    let key = entry.field.iter().find(|f| f.number() == 1).ok_or("map entry without key")?;
+    let value = entry.field.iter().find(|f| f.number() == 2).ok_or("map entry without value")?;
+    if value.r#type() == Type::Enum {
+        return Err(format!("{}: enum map values are not supported", field.name()).into());
+    }
+    Ok((key, value))
+}
+
 /// The Rust name of a oneof's enum, renamed `…OneOf` by prost-build when it clashes with a
 /// nested type.
 fn oneof_enum(message: &DescriptorProto, oneof: &str) -> String {
@@ -177,7 +191,7 @@ fn emit_encoder(out: &mut String, module: &str, message: &DescriptorProto, proto
     let mut body = String::new();
     for (_, item) in items.iter().rev() {
         match item {
-            Item::Field(field) => body.push_str(&field_code(message, field, proto3, all)?),
+            Item::Field(field) => body.push_str(&field_code(field, proto3, all)?),
             Item::Oneof(i, fields) => {
                 let decl = &message.oneof_decl[*i];
                 let enum_name = oneof_enum(message, decl.name());
@@ -267,18 +281,16 @@ fn packable(ty: Type) -> bool {
     !matches!(ty, Type::String | Type::Bytes | Type::Message | Type::Group)
 }
 
-fn field_code(message: &DescriptorProto, field: &FieldDescriptorProto, proto3: bool, all: &Messages<'_>) -> Result<String, BoxError> {
+fn field_code(field: &FieldDescriptorProto, proto3: bool, all: &Messages<'_>) -> Result<String, BoxError> {
     let access = format!("self.{}", rust_field(field.name()));
     let ty = field.r#type();
     let write = value_and_key(field)?;
     let code = match field.label() {
         Label::Repeated => {
             if let Some(entry) = map_entry(field, all) {
-                let key = entry.field.iter().find(|f| f.number() == 1).ok_or("map entry without key")?;
-                let value = entry.field.iter().find(|f| f.number() == 2).ok_or("map entry without value")?;
+                let (key, value) = map_fields(field, entry)?;
                 let value_default = match value.r#type() {
                     Type::Message => "*v == ::core::default::Default::default()".to_owned(),
-                    Type::Enum => return Err(format!("{}.{}: enum map values are not supported", message.name(), field.name()).into()),
                     other => format!("!({})", not_zero(other, "(*v)")?),
                 };
                 format!(
@@ -389,11 +401,7 @@ fn merge_field_code(field: &FieldDescriptorProto, proto3: bool, all: &Messages<'
     Ok(match field.label() {
         Label::Repeated => {
             if let Some(entry) = map_entry(field, all) {
-                let key = entry.field.iter().find(|f| f.number() == 1).ok_or("map entry without key")?;
-                let value = entry.field.iter().find(|f| f.number() == 2).ok_or("map entry without value")?;
-                if value.r#type() == Type::Enum {
-                    return Err(format!("{}: enum map values are not supported", field.name()).into());
-                }
+                let (key, value) = map_fields(field, entry)?;
                 format!(
                     "{{ let mut key = ::core::default::Default::default(); let mut val = ::core::default::Default::default(); r.map_entry(wire, depth, |r, number, wire, depth| match number {{ 1 => {}, 2 => {}, _ => r.skip(number, wire, depth) }})?; {access}.insert(key, val); Ok(()) }}",
                     merge_into(key.r#type(), "&mut key")?,

@@ -70,10 +70,8 @@ pub enum DecodeErrorKind {
         at: usize,
     },
     /// A known field with another wire type than its type has.
-    #[error("field {number}: wire type {found} where {expected} was expected (byte {at})")]
+    #[error("wire type {found} where {expected} was expected (byte {at})")]
     WireType {
-        /// The field number (0 when not known at that point).
-        number: u32,
         /// The wire type of the field's type.
         expected: u8,
         /// The wire type found.
@@ -218,7 +216,7 @@ impl<'a> Reader<'a> {
         if found == expected {
             Ok(())
         } else {
-            Err(DecodeErrorKind::WireType { number: 0, expected, found, at: self.pos }.into())
+            Err(DecodeErrorKind::WireType { expected, found, at: self.pos }.into())
         }
     }
 
@@ -253,22 +251,31 @@ impl<'a> Reader<'a> {
         Ok(self.pos + len as usize)
     }
 
-    /// Reads fields until the end of a length-delimited region, as prost's `merge_loop`.
+    /// Runs `step` until the end of a length-delimited region, as prost's `merge_loop`: a step
+    /// that reads past the end is an error once it returns.
+    #[inline(always)]
+    fn within(&mut self, mut step: impl FnMut(&mut Self) -> Result<(), DecodeError>) -> Result<(), DecodeError> {
+        let end = self.region()?;
+        while self.pos < end {
+            step(self)?;
+        }
+        if self.pos != end {
+            return Err(DecodeErrorKind::LengthExceeded { end, at: self.pos }.into());
+        }
+        Ok(())
+    }
+
+    /// Reads the fields of a length-delimited region.
     #[inline(always)]
     fn delimited(
         &mut self,
         depth: u32,
         mut field: impl FnMut(&mut Self, u32, u8, u32) -> Result<(), DecodeError>,
     ) -> Result<(), DecodeError> {
-        let end = self.region()?;
-        while self.pos < end {
-            let (number, wire) = self.key()?;
-            field(self, number, wire, depth)?;
-        }
-        if self.pos != end {
-            return Err(DecodeErrorKind::LengthExceeded { end, at: self.pos }.into());
-        }
-        Ok(())
+        self.within(|r| {
+            let (number, wire) = r.key()?;
+            field(r, number, wire, depth)
+        })
     }
 
     /// A nested message, merged into `message`.
@@ -331,14 +338,7 @@ impl<'a> Reader<'a> {
         read: fn(&mut Self) -> Result<T, DecodeError>,
     ) -> Result<(), DecodeError> {
         if wire == DELIMITED {
-            let end = self.region()?;
-            while self.pos < end {
-                values.push(read(self)?);
-            }
-            if self.pos != end {
-                return Err(DecodeErrorKind::LengthExceeded { end, at: self.pos }.into());
-            }
-            Ok(())
+            self.within(|r| read(r).map(|value| values.push(value)))
         } else {
             self.expect(wire, element)?;
             values.push(read(self)?);

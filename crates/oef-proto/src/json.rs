@@ -18,6 +18,18 @@ use serde::Serialize;
 /// A line break followed by the indent of the deepest level written in one slice.
 const BREAK_AND_INDENT: &[u8; 1 + 2 * 32] = b"\n                                                                ";
 
+/// Hands `write` a line break and the indent of `depth` levels: one slice up to 32 levels, then
+/// more pieces.
+pub(crate) fn break_line<E>(depth: usize, mut write: impl FnMut(&'static [u8]) -> Result<(), E>) -> Result<(), E> {
+    match BREAK_AND_INDENT.get(..1 + 2 * depth) {
+        Some(slice) => write(slice),
+        None => {
+            write(b"\n")?;
+            (0..depth).try_for_each(|_| write(b"  "))
+        }
+    }
+}
+
 /// `serde_json`'s pretty layout (two spaces per level), each line break and indent one write.
 #[derive(Debug, Clone, Default)]
 pub struct PrettyFormatter {
@@ -33,17 +45,7 @@ impl PrettyFormatter {
 
     /// Writes a line break and the indent of the current depth.
     fn break_line<W: ?Sized + io::Write>(&self, writer: &mut W) -> io::Result<()> {
-        let spaces = 2 * self.depth;
-        match BREAK_AND_INDENT.get(..1 + spaces) {
-            Some(slice) => writer.write_all(slice),
-            None => {
-                writer.write_all(b"\n")?;
-                for _ in 0..self.depth {
-                    writer.write_all(b"  ")?;
-                }
-                Ok(())
-            }
-        }
+        break_line(self.depth, |piece| writer.write_all(piece))
     }
 
     fn open<W: ?Sized + io::Write>(&mut self, writer: &mut W, bracket: &[u8]) -> io::Result<()> {

@@ -14,9 +14,6 @@ use serde_json::ser::{CompactFormatter, Formatter};
 type Error = serde_json::Error;
 type Result<T = ()> = std::result::Result<T, Error>;
 
-/// Line break then indent, for the first 32 levels (deeper ones are written in pieces).
-const BREAK_AND_INDENT: &[u8; 1 + 2 * 32] = b"\n                                                                ";
-
 /// Appends the pretty JSON of `value` to `out`.
 pub(crate) fn write_pretty<T: ?Sized + Serialize>(out: &mut Vec<u8>, value: &T) -> Result {
     value.serialize(&mut PrettyWriter { out, depth: 0 })
@@ -34,15 +31,11 @@ fn io(e: std::io::Error) -> Error {
 impl PrettyWriter<'_> {
     #[inline]
     fn break_line(&mut self) {
-        match BREAK_AND_INDENT.get(..1 + 2 * self.depth) {
-            Some(slice) => self.out.extend_from_slice(slice),
-            None => {
-                self.out.push(b'\n');
-                for _ in 0..self.depth {
-                    self.out.extend_from_slice(b"  ");
-                }
-            }
-        }
+        let out = &mut *self.out;
+        let Ok(()) = crate::json::break_line(self.depth, |piece| {
+            out.extend_from_slice(piece);
+            Ok::<_, std::convert::Infallible>(())
+        });
     }
 
     #[inline]
@@ -63,13 +56,23 @@ impl PrettyWriter<'_> {
 
     fn open(&mut self, bracket: u8, len: Option<usize>) -> Compound<'_, Self> {
         self.out.push(bracket);
-        self.depth += 1;
+        let close = bracket + 2;
         if len == Some(0) {
-            self.depth -= 1;
-            self.out.push(if bracket == b'{' { b'}' } else { b']' });
-            return Compound { writer: self, state: State::Closed, close: bracket + 2 };
+            self.out.push(close);
+            return Compound { writer: self, state: State::Closed, close };
         }
-        Compound { writer: self, state: State::First, close: bracket + 2 }
+        self.depth += 1;
+        Compound { writer: self, state: State::First, close }
+    }
+
+    /// `{"variant": ` around a tuple or struct variant's content (closed by [`end_variant`]).
+    fn open_variant(&mut self, variant: &str) -> Result {
+        self.out.push(b'{');
+        self.depth += 1;
+        self.break_line();
+        self.string(variant)?;
+        self.out.extend_from_slice(b": ");
+        Ok(())
     }
 }
 
@@ -100,7 +103,7 @@ impl<'a, 'w> Compound<'w, PrettyWriter<'a>> {
         self.writer.break_line();
     }
 
-    fn finish(self) -> Result {
+    fn close(&mut self) {
         if self.state != State::Closed {
             self.writer.depth -= 1;
             if self.state == State::Rest {
@@ -108,6 +111,10 @@ impl<'a, 'w> Compound<'w, PrettyWriter<'a>> {
             }
             self.writer.out.push(self.close);
         }
+    }
+
+    fn finish(mut self) -> Result {
+        self.close();
         Ok(())
     }
 
@@ -242,12 +249,7 @@ impl<'a, 'b> ser::Serializer for &'b mut PrettyWriter<'a> {
         variant: &'static str,
         len: usize,
     ) -> Result<Self::SerializeTupleVariant> {
-        // `{"variant": [...]}`: the outer object is closed by `end`.
-        self.out.push(b'{');
-        self.depth += 1;
-        self.break_line();
-        self.string(variant)?;
-        self.out.extend_from_slice(b": ");
+        self.open_variant(variant)?;
         Ok(self.open(b'[', Some(len)))
     }
 
@@ -269,11 +271,7 @@ impl<'a, 'b> ser::Serializer for &'b mut PrettyWriter<'a> {
         variant: &'static str,
         len: usize,
     ) -> Result<Self::SerializeStructVariant> {
-        self.out.push(b'{');
-        self.depth += 1;
-        self.break_line();
-        self.string(variant)?;
-        self.out.extend_from_slice(b": ");
+        self.open_variant(variant)?;
         Ok(self.open(b'{', Some(len)))
     }
 }
@@ -323,9 +321,9 @@ impl ser::SerializeTupleStruct for Compound<'_, PrettyWriter<'_>> {
 }
 
 /// Closes the variant's array or object, then the object around it.
-fn end_variant(compound: Compound<'_, PrettyWriter<'_>>) -> Result {
-    let Compound { writer, state, close } = compound;
-    Compound { writer: &mut *writer, state, close }.finish()?;
+fn end_variant(mut compound: Compound<'_, PrettyWriter<'_>>) -> Result {
+    compound.close();
+    let writer = compound.writer;
     writer.depth -= 1;
     writer.break_line();
     writer.out.push(b'}');
