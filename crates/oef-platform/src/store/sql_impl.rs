@@ -59,11 +59,11 @@ pub(crate) struct SqlStore {
 impl SqlStore {
     /// Connects, migrates and starts the writer task.
     pub(crate) async fn open(url: &str) -> Result<Self, StoreError> {
-        let (writer, readers) = connect(url).await?;
+        let (notify, changes) = watch::channel(0u64);
+        let (writer, readers) = connect(url, changes.clone()).await?;
         let migrator = migrate::migrator(migrate::Embedded(MIGRATIONS)).await?;
         migrator.run(&writer).await?;
         let (writes, queue) = mpsc::channel(4 * MAX_BATCH);
-        let (notify, changes) = watch::channel(0u64);
         tokio::spawn(writer_loop(writer, queue, notify));
         Ok(Self { writes, readers, changes })
     }
@@ -287,7 +287,7 @@ async fn writer_loop(pool: sqlx::Pool<Db>, mut queue: mpsc::Receiver<Pending>, n
                 results
             }
         };
-        notify.send_modify(|v| *v = v.wrapping_add(1));
+        notify.send_modify(|v| *v = v.wrapping_add(batch.len() as u64));
         for (pending, result) in batch.drain(..).zip(results) {
             // The caller may have gone (cancelled call); the write stands.
             let _ = pending.reply.send(result);
