@@ -176,6 +176,19 @@ impl<'a> Tracker<'a> {
     }
 }
 
+/// What a build pass knows of one field of the message it is building.
+#[derive(Clone, Copy, Default)]
+struct Slot<'a> {
+    /// The catalog default.
+    default: Option<&'a Value>,
+    /// The value of an activated switch.
+    switch: Option<&'a Value>,
+    /// Whether a keyword argument names the field.
+    kwarg: bool,
+    /// Whether the field is a oneof member the pass does not select.
+    skipped: bool,
+}
+
 enum Real<'a> {
     Json(&'a Value),
     Built(Node),
@@ -211,12 +224,12 @@ impl<'a> BuildPass<'_, 'a> {
         let message = &schema.messages[plan];
         let n = message.fields.len();
         // What defaults, switch values and kwargs give, by field index (each map read once).
-        let mut from_defaults: Vec<Option<&'a Value>> = vec![None; n];
+        let mut slots: Vec<Slot<'a>> = vec![Slot::default(); n];
         if let Some(d) = defaults {
             let mut unexpected: Vec<&str> = Vec::new();
             for (k, v) in d {
                 match message.field_index(k) {
-                    Some(i) => from_defaults[i] = Some(v),
+                    Some(i) => slots[i].default = Some(v),
                     None => unexpected.push(k),
                 }
             }
@@ -233,53 +246,48 @@ impl<'a> BuildPass<'_, 'a> {
                 });
             }
         }
-        let mut from_switch: Vec<Option<&'a Value>> = Vec::new();
         if let Some(s) = switch {
-            from_switch = vec![None; n];
             for (k, v) in s {
                 if let Some(i) = message.field_index(k) {
-                    from_switch[i] = Some(v);
+                    slots[i].switch = Some(v);
                 }
             }
         }
         // A kwarg named after field i is only ever popped while field i is processed.
-        let mut from_kwargs = vec![false; n];
         for (k, _) in &kwargs {
             if let Some(i) = message.field_index(k) {
-                from_kwargs[i] = true;
+                slots[i].kwarg = true;
             }
         }
-        let switch_at = |i: usize| from_switch.get(i).copied().flatten();
 
-        let mut skipped = vec![false; n];
         for oneof in &message.oneofs {
-            let named_in = |set: &dyn Fn(usize) -> bool| -> Vec<usize> {
-                oneof.members.iter().copied().filter(|&m| set(m)).collect()
+            let named_in = |set: &dyn Fn(&Slot<'a>) -> bool| -> Vec<usize> {
+                oneof.members.iter().copied().filter(|&m| set(&slots[m])).collect()
             };
-            let mut selected = named_in(&|m| from_kwargs[m]);
+            let mut selected = named_in(&|s| s.kwarg);
             if selected.is_empty() {
-                selected = named_in(&|m| switch_at(m).is_some());
+                selected = named_in(&|s| s.switch.is_some());
             }
             if selected.is_empty() {
-                selected = named_in(&|m| from_defaults[m].is_some());
+                selected = named_in(&|s| s.default.is_some());
             }
             if selected.len() > 1 {
                 return Err(oneof_conflict(self.key, path, message, oneof, &selected));
             }
             for &m in &oneof.members {
-                skipped[m] = !selected.contains(&m);
+                slots[m].skipped = !selected.contains(&m);
             }
         }
 
         let mut real: Vec<(usize, Real<'a>)> = Vec::new();
-        for (i, field) in message.fields.iter().enumerate() {
-            if skipped[i] {
+        for (i, (field, slot)) in message.fields.iter().zip(&slots).enumerate() {
+            if slot.skipped {
                 continue;
             }
             let name = field.name.as_str();
             match field.message {
                 None => {
-                    if from_kwargs[i] {
+                    if slot.kwarg {
                         let pos = kwargs
                             .iter()
                             .position(|(k, _)| *k == name)
@@ -288,31 +296,29 @@ impl<'a> BuildPass<'_, 'a> {
                         self.check_space(field, value, &path.child(name))?;
                         kwargs.remove(pos);
                         real.push((i, Real::Json(value)));
-                    } else if let Some(v) = switch_at(i) {
-                        real.push((i, Real::Json(v)));
-                    } else if let Some(v) = from_defaults[i] {
+                    } else if let Some(v) = slot.switch.or(slot.default) {
                         real.push((i, Real::Json(v)));
                     }
                 }
                 Some(child) => {
                     let here = path.child(name);
                     let mut used = false;
-                    if from_kwargs[i] {
+                    if slot.kwarg {
                         if let Some(&(_, value)) = kwargs.iter().find(|(k, _)| *k == name) {
                             self.check_space(field, value, &here)?;
                         }
                         used = true;
                     }
                     let child_name = &schema.messages[child].name;
-                    let sub = if from_kwargs[i] || !kwargs.is_empty() {
+                    let sub = if slot.kwarg || !kwargs.is_empty() {
                         sub_kwargs(self.key, &mut kwargs, name, child_name, &here)?
                     } else {
                         Vec::new()
                     };
                     let sub_defaults =
-                        as_object(self.key, from_defaults[i], &here, "default_args")?;
+                        as_object(self.key, slot.default, &here, "default_args")?;
                     used |= sub_defaults.is_some();
-                    let sub_switch = as_object(self.key, switch_at(i), &here, "switch value")?;
+                    let sub_switch = as_object(self.key, slot.switch, &here, "switch value")?;
                     used |= sub_switch.is_some();
                     // No kwarg can be consumed below, and no name whose use is checked can be
                     // marked there (empty required sub-messages are named even when discarded).

@@ -4,7 +4,6 @@ use std::{borrow::Cow, collections::HashMap, sync::Arc};
 
 use oef_catalog::{Architecture, Catalog};
 use oef_proto::v0::{Experiment, hyperparameter::HyperParameter};
-use prost::Message as _;
 use prost_reflect::{DynamicMessage, MapKey, Value as PValue};
 use serde_json::{Map, Value};
 
@@ -126,7 +125,7 @@ impl ExperimentBuilder {
         let node = self.build_node()?;
         let mut bytes = Vec::with_capacity(4096);
         node.encode(self.schema, &mut bytes);
-        Experiment::decode(bytes.as_slice()).map_err(|e| {
+        oef_proto::decoder::decode::<Experiment>(&bytes).map_err(|e| {
             self.internal(format!(
                 "the built message does not decode as the v0 type: {e}"
             ))

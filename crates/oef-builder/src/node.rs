@@ -138,6 +138,9 @@ impl Node {
             Node::Cached(c) => out.extend(c.missing.iter().map(|m| format!("{prefix}{dot}{m}"))),
             Node::Fresh(fresh) => {
                 let plan = &schema.messages[fresh.plan];
+                if !plan.may_miss_required {
+                    return;
+                }
                 for (i, field) in plan.fields.iter().enumerate() {
                     let present = if field.message.is_some() {
                         fresh.children.iter().any(|(c, _)| *c == i)

@@ -5,6 +5,10 @@
 
 use std::{collections::HashMap, sync::LazyLock};
 
+/// Field-name lookups run for every key of every dict a build reads: foldhash, not SipHash
+/// (names come from the schema and the catalog, not from an adversary).
+type NameMap<V> = foldhash::HashMap<String, V>;
+
 use prost_reflect::{Cardinality, FieldDescriptor, Kind, MessageDescriptor, OneofDescriptor};
 
 /// One field of a [`MessagePlan`].
@@ -46,8 +50,12 @@ pub struct MessagePlan {
     pub oneofs: Vec<OneofPlan>,
     /// For each field, the oneof it belongs to (index into `oneofs`).
     pub field_oneof: Vec<Option<usize>>,
+    /// Whether a required field can be missing in this message or below it (a required field
+    /// here or in a singular sub-message plan, or messages in a list or map): the required
+    /// check skips subtrees where this is false.
+    pub may_miss_required: bool,
     /// Field indexes by name.
-    by_name: HashMap<String, usize>,
+    by_name: NameMap<usize>,
 }
 
 impl MessagePlan {
@@ -69,7 +77,7 @@ pub struct Schema {
     /// Hyperparameter paths refused outright.
     pub not_optimizable: &'static [&'static str],
     /// For each field name, the plans where [`Schema::reaches_name`] holds.
-    name_plans: HashMap<String, Vec<usize>>,
+    name_plans: NameMap<Vec<usize>>,
 }
 
 static V0: LazyLock<Result<Schema, String>> = LazyLock::new(|| {
@@ -112,6 +120,7 @@ impl Schema {
         // For each plan, every field name of the message and of the messages below it
         // through singular message fields: the names a keyword argument can match there.
         let name_plans = reachable_names(&planner.messages);
+        mark_may_miss_required(&mut planner.messages);
         Ok(Schema {
             name_plans,
             messages: planner.messages,
@@ -154,7 +163,7 @@ impl Schema {
 
 /// For each field name, the plans where it names a field of the message or of a message
 /// below it through singular message fields (a fixpoint over bitsets: schemas may recurse).
-fn reachable_names(messages: &[MessagePlan]) -> HashMap<String, Vec<usize>> {
+fn reachable_names(messages: &[MessagePlan]) -> NameMap<Vec<usize>> {
     let mut ids: HashMap<&str, usize> = HashMap::new();
     for field in messages.iter().flat_map(|m| &m.fields) {
         let next = ids.len();
@@ -192,7 +201,7 @@ fn reachable_names(messages: &[MessagePlan]) -> HashMap<String, Vec<usize>> {
             break;
         }
     }
-    let mut out: HashMap<String, Vec<usize>> = HashMap::with_capacity(ids.len());
+    let mut out: NameMap<Vec<usize>> = NameMap::with_capacity_and_hasher(ids.len(), Default::default());
     for (name, id) in ids {
         let plans: Vec<usize> = (0..messages.len())
             .filter(|&p| sets[p][id / 64] & (1 << (id % 64)) != 0)
@@ -200,6 +209,36 @@ fn reachable_names(messages: &[MessagePlan]) -> HashMap<String, Vec<usize>> {
         out.insert(name.to_owned(), plans);
     }
     out
+}
+
+/// Sets [`MessagePlan::may_miss_required`] (a fixpoint: schemas may recurse).
+fn mark_may_miss_required(messages: &mut [MessagePlan]) {
+    for plan in messages.iter_mut() {
+        plan.may_miss_required = plan
+            .fields
+            .iter()
+            .any(|f| f.required || (f.is_message_type && f.message.is_none()));
+    }
+    loop {
+        let mut changed = false;
+        for i in 0..messages.len() {
+            if messages[i].may_miss_required {
+                continue;
+            }
+            let below = messages[i]
+                .fields
+                .iter()
+                .filter_map(|f| f.message)
+                .any(|child| messages[child].may_miss_required);
+            if below {
+                messages[i].may_miss_required = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
 }
 
 struct Planner {
@@ -221,7 +260,8 @@ impl Planner {
             fields: Vec::new(),
             oneofs: Vec::new(),
             field_oneof: Vec::new(),
-            by_name: HashMap::new(),
+            may_miss_required: false,
+            by_name: NameMap::default(),
         });
         // Declaration order: `MessageDescriptor::fields` iterates by number.
         let declared: Vec<FieldDescriptor> = desc

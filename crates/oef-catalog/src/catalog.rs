@@ -1,6 +1,7 @@
 //! The embedded catalog, parsed once.
 
 use std::{
+    borrow::Cow,
     collections::{BTreeMap, HashMap},
     sync::LazyLock,
 };
@@ -34,10 +35,11 @@ const SUGGESTIONS: usize = 3;
 /// One entry as stored in a catalog file (the key is the map key).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Entry {
+struct Entry<'a> {
     display_name: String,
-    /// Kept as text: parsed on first use ([`LazyJson`]).
-    default_args: Box<RawValue>,
+    /// Kept as text, borrowed from the file: parsed on first use ([`LazyJson`]).
+    #[serde(borrow)]
+    default_args: &'a RawValue,
     #[serde(default)]
     switch_args: Vec<Switch>,
 }
@@ -53,7 +55,7 @@ static GLOBAL: LazyLock<Catalog> = LazyLock::new(|| {
     // Invariant: the embedded files are checked by this crate's tests (`embedded_catalog_parses`
     // and the schema validation); a failure here is a build defect, not an input error. The
     // entries' `default_args` are parsed on first use (each entry's text was checked here).
-    Catalog::split_sources(SOURCES).unwrap_or_else(|e| panic!("embedded catalog is invalid: {e}"))
+    Catalog::split_sources(SOURCES, Cow::Borrowed).unwrap_or_else(|e| panic!("embedded catalog is invalid: {e}"))
 });
 
 /// Selects architectures by key part; `None` matches anything.
@@ -89,7 +91,7 @@ impl Catalog {
     /// Parses catalog files (`(task family, JSON text)` pairs, as in [`SOURCES`]), every entry
     /// whole. A key present in two files is an error.
     pub fn from_sources(sources: &[(&str, &str)]) -> Result<Catalog, String> {
-        let catalog = Catalog::split_sources(sources)?;
+        let catalog = Catalog::split_sources(sources, |raw| Cow::Owned(raw.to_owned()))?;
         for architecture in &catalog.architectures {
             architecture
                 .default_args
@@ -100,14 +102,18 @@ impl Catalog {
     }
 
     /// Splits catalog files into entries, each checked as JSON text, with `default_args` left
-    /// unparsed ([`LazyJson`]). A key present in two files is an error.
-    fn split_sources(sources: &[(&str, &str)]) -> Result<Catalog, String> {
+    /// unparsed ([`LazyJson`]) and kept by `keep` (borrowed when the files are `'static`). A key
+    /// present in two files is an error.
+    fn split_sources<'a>(
+        sources: &[(&'a str, &'a str)],
+        keep: impl Fn(&'a RawValue) -> Cow<'static, RawValue>,
+    ) -> Result<Catalog, String> {
         // The files are parsed on scoped threads, one per file: the catalog is parsed at the
         // start of every `oef` command that needs it, and this halves that wait on 2 cores.
-        let parsed: Vec<Result<BTreeMap<String, Entry>, String>> = std::thread::scope(|scope| {
+        let parsed: Vec<Result<BTreeMap<String, Entry<'a>>, String>> = std::thread::scope(|scope| {
             let handles: Vec<_> = sources
                 .iter()
-                .map(|(family, text)| {
+                .map(|&(family, text)| {
                     scope.spawn(move || {
                         serde_json::from_str(text).map_err(|e| format!("catalog/{family}.json: {e}"))
                     })
@@ -132,7 +138,7 @@ impl Catalog {
             .map(|(key, e)| Architecture {
                 key,
                 display_name: e.display_name,
-                default_args: LazyJson::from_raw(e.default_args),
+                default_args: LazyJson::from_raw(keep(e.default_args)),
                 switch_args: e.switch_args,
             })
             .collect();

@@ -5,6 +5,7 @@
 //! or none (`oef models`), so each entry's defaults are parsed on first access only.
 
 use std::{
+    borrow::Cow,
     fmt,
     ops::{Deref, DerefMut},
     sync::OnceLock,
@@ -21,13 +22,14 @@ use serde_json::{Value, value::RawValue};
 /// only text already known to parse (the catalog checks its embedded files in its tests and
 /// every other source eagerly, see [`crate::Catalog::from_sources`]).
 pub struct LazyJson {
-    raw: Option<Box<RawValue>>,
+    /// The text: borrowed from the binary for the embedded catalog (a copy costs nothing).
+    raw: Option<Cow<'static, RawValue>>,
     value: OnceLock<Value>,
 }
 
 impl LazyJson {
     /// A value to be parsed from `raw` on first access.
-    pub(crate) fn from_raw(raw: Box<RawValue>) -> Self {
+    pub(crate) fn from_raw(raw: Cow<'static, RawValue>) -> Self {
         Self {
             raw: Some(raw),
             value: OnceLock::new(),
@@ -135,7 +137,7 @@ mod tests {
     use super::*;
 
     fn lazy(text: &str) -> LazyJson {
-        LazyJson::from_raw(RawValue::from_string(text.to_owned()).unwrap())
+        LazyJson::from_raw(Cow::Owned(RawValue::from_string(text.to_owned()).unwrap()))
     }
 
     #[test]
