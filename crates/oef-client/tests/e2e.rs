@@ -263,6 +263,31 @@ async fn every_validation_error_kind() {
             ..Default::default()
         }));
         cases.push((r, vec!["architecture.hyperparameters[\"trainer.no_such_field\"]"]));
+        // Format v1 checks every value at a hyperparameter path, defaults included (as `oef build`):
+        // efficientnet_b0's default learning rate lies below the schema's search space.
+        let mut r = launch("ds", 1);
+        r.experiment = Some(Experiment::Architecture(v1::ArchitectureExperiment {
+            architecture: "image_classification.pretraining_natural_rgb.softmax.efficientnet_b0".into(),
+            overrides: [(
+                "config_path".to_owned(),
+                pbjson_types::Value { kind: Some(pbjson_types::value::Kind::StringValue("gs://b/c.prototxt".into())) },
+            )]
+            .into_iter()
+            .collect(),
+            hyperparameters: [("trainer.initial_learning_rate".to_owned(), v1::HyperParameter::default())].into_iter().collect(),
+        }));
+        cases.push((r, vec!["architecture.hyperparameters[\"trainer.initial_learning_rate\"]"]));
+        // A v1 file whose value lies outside the distribution it declares for it.
+        let mut outside = experiment(1);
+        let e = outside.experiment.as_mut().expect("e");
+        e.trainer.as_mut().expect("trainer").batch_size = Some(64);
+        e.hyperparameters.insert(
+            "trainer.batch_size".to_owned(),
+            serde_json::from_str(r#"{"categorical": {"values": [{"integerValue": 8}, {"integerValue": 16}]}}"#).expect("distribution"),
+        );
+        let mut r = launch("ds", 1);
+        r.experiment = Some(Experiment::File(outside));
+        cases.push((r, vec!["file.experiment.trainer.batch_size"]));
         for (request, expected) in cases {
             let got = status(c.launch(request.clone()).await);
             let fields = violations(&got);
@@ -503,6 +528,8 @@ async fn architectures_and_build_experiment() {
     let overrides: std::collections::BTreeMap<String, pbjson_types::Value> = [
         ("config_path".to_owned(), pbjson_types::Value { kind: Some(pbjson_types::value::Kind::StringValue("gs://b/c.prototxt".into())) }),
         ("batch_size".to_owned(), pbjson_types::Value { kind: Some(pbjson_types::value::Kind::NumberValue(16.0)) }),
+        // Inside the schema's search space for the learning rate (the default lies below it).
+        ("initial_learning_rate".to_owned(), pbjson_types::Value { kind: Some(pbjson_types::value::Kind::NumberValue(0.001)) }),
     ]
     .into_iter()
     .collect();

@@ -6,6 +6,11 @@
 //! (deterministic protobuf binary: fields in number order, maps sorted), so one experiment has
 //! one id whatever form it was sent in. The conversions that need other crates (v0 → v1,
 //! building from the catalog) are behind the [`Resolver`] trait.
+//!
+//! Search spaces follow the format of what was sent: v1 files and architecture builds get
+//! format v1's check (as `oef build` and `oef validate` apply it: every value at a
+//! hyperparameter path inside its distribution, whatever set it), v0 experiments get none, as
+//! deepomatic-oef builds and accepts v0 experiments whose defaults lie outside their spaces.
 
 use std::collections::BTreeMap;
 
@@ -227,7 +232,9 @@ pub fn resolve(
         }
         Some(Source::File(file)) => {
             check_v1(file).map_err(|e| e.under("file"))?;
-            resolver.complete(file.clone()).map_err(|e| e.under("file"))?
+            let file = resolver.complete(file.clone()).map_err(|e| e.under("file"))?;
+            check_search_spaces(&file).map_err(|e| e.under("file"))?;
+            file
         }
         Some(Source::Serialized(serialized)) => decode_serialized(resolver, serialized)?,
         Some(Source::Architecture(arch)) => build_architecture(resolver, arch).map_err(|e| e.under("architecture"))?,
@@ -282,7 +289,50 @@ pub fn build_architecture(
     }
     let file = resolver.build(&arch.architecture, &overrides, &hyperparameters)?;
     check_v1(&file)?;
+    // The request names hyperparameters, not field paths: each problem goes on its entry.
+    check_search_spaces(&file).map_err(|error| match error {
+        ResolveError::Invalid(found) => ResolveError::Invalid(
+            found
+                .into_iter()
+                .map(|v| match v.field.strip_prefix("experiment.") {
+                    Some(entry) if entry.starts_with("hyperparameters[") => Violation::new(entry, v.reason),
+                    Some(path) => Violation::new(
+                        format!("hyperparameters[{path:?}]"),
+                        format!(
+                            "the built experiment's value at {path} (from the defaults, a switch or an override; \
+                             format v1 checks every value) is outside this search space: {}",
+                            v.reason
+                        ),
+                    ),
+                    None => v,
+                })
+                .collect(),
+        ),
+        other => other,
+    })?;
     Ok(file)
+}
+
+/// Format v1's search-space check of a file's experiment (`oef_builder::validate`): each
+/// `hyperparameters` entry names a field and holds a well-formed distribution, and the value at
+/// its path lies in it. Violation paths are relative to the file (`experiment.…`).
+pub fn check_search_spaces(file: &ExperimentFile) -> Result<(), ResolveError> {
+    let Some(experiment) = &file.experiment else { return Ok(()) };
+    if experiment.hyperparameters.is_empty() {
+        return Ok(());
+    }
+    let message = prost_reflect::DynamicMessage::decode(
+        oef_proto::descriptor::v1_experiment(),
+        experiment.encode_to_vec().as_slice(),
+    )
+    .map_err(|e| ResolveError::Invalid(vec![Violation::new("experiment", e.to_string())]))?;
+    let problems = oef_builder::validate::search_spaces(&message);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(ResolveError::Invalid(
+        problems.into_iter().map(|p| Violation::new(join("experiment", &p.path), p.reason)).collect(),
+    ))
 }
 
 /// google.protobuf.Value has only doubles: integral numbers become JSON integers, as
@@ -335,7 +385,9 @@ fn decode_serialized(resolver: &dyn Resolver, serialized: &v1::SerializedExperim
         codec::FORMAT_V1 => {
             let file = codec::decode_v1_file(bytes, encoding).map_err(codec_violations)?;
             check_v1(&file).map_err(|e| e.under(FIELD))?;
-            resolver.complete(file).map_err(|e| e.under(FIELD))
+            let file = resolver.complete(file).map_err(|e| e.under(FIELD))?;
+            check_search_spaces(&file).map_err(|e| e.under(FIELD))?;
+            Ok(file)
         }
         other => Err(ResolveError::Invalid(vec![Violation::new(
             FIELD,
