@@ -239,25 +239,13 @@ fn key_code(number: i32, wire: u32) -> Result<String, BoxError> {
 }
 
 /// The statement writing one value held by reference in `v`.
-fn value_code(ty: Type) -> Result<&'static str, BoxError> {
+fn value_code(ty: Type) -> Result<String, BoxError> {
     Ok(match ty {
-        Type::Double => "buf.put_double(*v);",
-        Type::Float => "buf.put_float(*v);",
-        Type::Int32 | Type::Enum => "buf.put_int32(*v);",
-        Type::Int64 => "buf.put_int64(*v);",
-        Type::Uint32 => "buf.put_uint32(*v);",
-        Type::Uint64 => "buf.put_uint64(*v);",
-        Type::Sint32 => "buf.put_sint32(*v);",
-        Type::Sint64 => "buf.put_sint64(*v);",
-        Type::Fixed32 => "buf.put_fixed32(*v);",
-        Type::Fixed64 => "buf.put_fixed64(*v);",
-        Type::Sfixed32 => "buf.put_sfixed32(*v);",
-        Type::Sfixed64 => "buf.put_sfixed64(*v);",
-        Type::Bool => "buf.put_bool(*v);",
-        Type::String => "buf.put_string(v);",
-        Type::Bytes => "buf.put_bytes(v);",
-        Type::Message => "buf.put_message(v);",
+        Type::String => "buf.put_string(v);".into(),
+        Type::Bytes => "buf.put_bytes(v);".into(),
+        Type::Message => "buf.put_message(v);".into(),
         Type::Group => return Err("groups are not supported by the reverse encoder".into()),
+        scalar => format!("buf.put_{}(*v);", scalar_name(scalar)?),
     })
 }
 
@@ -361,8 +349,9 @@ fn emit_decoder(out: &mut String, module: &str, message: &DescriptorProto, proto
     Ok(())
 }
 
-/// The reader method for a scalar type (checks the wire type, returns the value).
-fn reader(ty: Type) -> Result<&'static str, BoxError> {
+/// The name of a scalar type as the codec's methods spell it: `Reader::{name}` (checks the wire
+/// type, returns the value), `Reader::raw_{name}` and `ReverseBuffer::put_{name}`.
+fn scalar_name(ty: Type) -> Result<&'static str, BoxError> {
     Ok(match ty {
         Type::Double => "double",
         Type::Float => "float",
@@ -391,7 +380,7 @@ fn merge_into(ty: Type, place: &str) -> Result<String, BoxError> {
         Type::Bytes => format!("r.bytes(wire, {place})"),
         Type::Message => format!("r.message(wire, {place}, depth)"),
         Type::Group => return Err("groups are not supported by the one-pass decoder".into()),
-        scalar => format!("r.{}(wire).map(|value| *{place} = value)", reader(scalar)?),
+        scalar => format!("r.{}(wire).map(|value| *{place} = value)", scalar_name(scalar)?),
     })
 }
 
@@ -408,7 +397,7 @@ fn merge_field_code(field: &FieldDescriptorProto, proto3: bool, all: &Messages<'
                     merge_into(value.r#type(), "&mut val")?
                 )
             } else if packable(ty) {
-                let raw = format!("crate::decoder::Reader::raw_{}", reader(ty)?);
+                let raw = format!("crate::decoder::Reader::raw_{}", scalar_name(ty)?);
                 format!("r.repeated(wire, {}, &mut {access}, {raw})", wire_type(ty)?)
             } else {
                 format!(
@@ -423,7 +412,7 @@ fn merge_field_code(field: &FieldDescriptorProto, proto3: bool, all: &Messages<'
                 merge_into(ty, &format!("{access}.get_or_insert_with(::core::default::Default::default)"))?
             }
             // A scalar replaces the value: the same as prost's merge into the inserted default.
-            scalar => format!("r.{}(wire).map(|value| {access} = Some(value))", reader(scalar)?),
+            scalar => format!("r.{}(wire).map(|value| {access} = Some(value))", scalar_name(scalar)?),
         },
         Label::Optional => merge_into(ty, &format!("&mut {access}"))?,
     })
