@@ -181,26 +181,16 @@ fn reachable_names(messages: &[MessagePlan]) -> NameMap<Vec<usize>> {
             set
         })
         .collect();
-    loop {
+    propagate_up(messages, &mut sets, |set, below| {
         let mut changed = false;
-        for (i, message) in messages.iter().enumerate() {
-            for child in message.fields.iter().filter_map(|f| f.message) {
-                if child == i {
-                    continue;
-                }
-                let below = sets[child].clone();
-                for (word, add) in sets[i].iter_mut().zip(below) {
-                    if *word | add != *word {
-                        *word |= add;
-                        changed = true;
-                    }
-                }
+        for (word, add) in set.iter_mut().zip(below) {
+            if *word | add != *word {
+                *word |= add;
+                changed = true;
             }
         }
-        if !changed {
-            break;
-        }
-    }
+        changed
+    });
     let mut out: NameMap<Vec<usize>> = NameMap::with_capacity_and_hasher(ids.len(), Default::default());
     for (name, id) in ids {
         let plans: Vec<usize> = (0..messages.len())
@@ -213,26 +203,32 @@ fn reachable_names(messages: &[MessagePlan]) -> NameMap<Vec<usize>> {
 
 /// Sets [`MessagePlan::may_miss_required`] (a fixpoint: schemas may recurse).
 fn mark_may_miss_required(messages: &mut [MessagePlan]) {
-    for plan in messages.iter_mut() {
-        plan.may_miss_required = plan
-            .fields
-            .iter()
-            .any(|f| f.required || (f.is_message_type && f.message.is_none()));
+    let mut may_miss: Vec<bool> = messages
+        .iter()
+        .map(|plan| plan.fields.iter().any(|f| f.required || (f.is_message_type && f.message.is_none())))
+        .collect();
+    propagate_up(messages, &mut may_miss, |here, &below| {
+        let changed = below && !*here;
+        *here |= below;
+        changed
+    });
+    for (plan, may_miss) in messages.iter_mut().zip(may_miss) {
+        plan.may_miss_required = may_miss;
     }
+}
+
+/// Merges each plan's state from the plans of its singular sub-message fields, again until
+/// nothing changes (schemas may recurse). `absorb(state, below)` merges `below` into `state`
+/// and says whether `state` changed.
+fn propagate_up<S: Clone>(messages: &[MessagePlan], state: &mut [S], absorb: impl Fn(&mut S, &S) -> bool) {
     loop {
         let mut changed = false;
-        for i in 0..messages.len() {
-            if messages[i].may_miss_required {
-                continue;
-            }
-            let below = messages[i]
-                .fields
-                .iter()
-                .filter_map(|f| f.message)
-                .any(|child| messages[child].may_miss_required);
-            if below {
-                messages[i].may_miss_required = true;
-                changed = true;
+        for (i, message) in messages.iter().enumerate() {
+            for child in message.fields.iter().filter_map(|f| f.message) {
+                if child != i {
+                    let below = state[child].clone();
+                    changed |= absorb(&mut state[i], &below);
+                }
             }
         }
         if !changed {
