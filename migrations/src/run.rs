@@ -209,7 +209,9 @@ impl Report {
     }
 
     fn new(target_version: u32, mode: &Mode, mut files: Vec<FileReport>) -> Self {
-        files.sort_by(|a, b| a.path.cmp(&b.path));
+        if !files.is_sorted_by(|a, b| a.path <= b.path) {
+            files.sort_by(|a, b| a.path.cmp(&b.path));
+        }
         let mut summary = Summary { total: files.len(), ..Summary::default() };
         for file in &files {
             match file.outcome {
@@ -323,11 +325,10 @@ fn walk(root: &Path, dir: &Path, clean_stale: bool, inputs: &mut Vec<Input>, fai
         Ok(entries) => entries,
         Err(e) => return failures.push(FileReport::failed(dir, format!("cannot list: {e}"))),
     };
-    let entry_types: std::collections::HashMap<PathBuf, fs::FileType> =
-        entries.filter_map(|e| e.ok().and_then(|e| Some((e.path(), e.file_type().ok()?)))).collect();
-    let mut paths: Vec<PathBuf> = entry_types.keys().cloned().collect();
-    paths.sort();
-    for path in paths {
+    let mut entries: Vec<(PathBuf, Option<fs::FileType>)> =
+        entries.filter_map(|e| e.ok().map(|e| (e.path(), e.file_type().ok()))).collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (path, file_type) in entries {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if is_temp_name(name) {
             if clean_stale && temp_pid(name).is_some_and(|pid| !process_alive(pid)) {
@@ -336,7 +337,7 @@ fn walk(root: &Path, dir: &Path, clean_stale: bool, inputs: &mut Vec<Input>, fai
             continue;
         }
         // The entry's type comes with the listing; only symlinks need a `stat` to follow them.
-        let is_dir = match entry_types.get(&path) {
+        let is_dir = match file_type {
             Some(t) if !t.is_symlink() => Ok(t.is_dir()),
             _ => fs::metadata(&path).map(|m| m.is_dir()),
         };
@@ -359,6 +360,38 @@ fn process_alive(pid: u32) -> bool {
     }
 }
 
+/// Hands out runs of consecutive inputs to the worker threads, large first and smaller as the
+/// end nears (guided scheduling). Consecutive inputs share a directory, so each thread mostly
+/// works in a directory of its own: threads interleaving file by file in one directory
+/// contend for its lock in the kernel (10 % of the run time on tmpfs with 2 threads).
+struct Chunks {
+    next: AtomicUsize,
+    len: usize,
+    /// Each claim takes this fraction of what is left (at least one input).
+    divisor: usize,
+}
+
+impl Chunks {
+    fn new(len: usize, jobs: usize) -> Self {
+        Self { next: AtomicUsize::new(0), len, divisor: jobs.max(1) * 4 }
+    }
+
+    /// The next run of input indexes, or `None` when all are handed out.
+    fn claim(&self) -> Option<std::ops::Range<usize>> {
+        let mut start = self.next.load(Ordering::Relaxed);
+        loop {
+            if start >= self.len {
+                return None;
+            }
+            let end = start + ((self.len - start) / self.divisor).max(1);
+            match self.next.compare_exchange_weak(start, end, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return Some(start..end),
+                Err(now) => start = now,
+            }
+        }
+    }
+}
+
 /// Processes `inputs` with `registry` on `options.jobs` threads; `progress` is called once
 /// per file as it completes (from any thread). Failures are per file and never stop the run.
 pub fn run(
@@ -367,9 +400,9 @@ pub fn run(
     registry: &Registry,
     progress: &(dyn Fn(&FileReport) + Sync),
 ) -> Report {
-    let next = AtomicUsize::new(0);
     let jobs = options.jobs.max(1).min(inputs.len().max(1));
-    let mut reports: Vec<FileReport> = std::thread::scope(|scope| {
+    let chunks = Chunks::new(inputs.len(), jobs);
+    let mut reports: Vec<(usize, FileReport)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..jobs)
             .map(|_| {
                 scope.spawn(|| {
@@ -377,16 +410,17 @@ pub fn run(
                         snapshot::use_thread_pools();
                     }
                     let mut writer = Writer::default();
-                    let mut done: Vec<FileReport> = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(input) = inputs.get(i) else { break };
-                        let report = process(input, options, registry, &mut writer, done.len());
-                        if writer.pending.len() >= BATCH {
-                            writer.flush(&mut done);
+                    // (input index, report); staged writes refer to their report by position.
+                    let mut done: Vec<(usize, FileReport)> = Vec::new();
+                    while let Some(run) = chunks.claim() {
+                        for (i, input) in inputs[run.clone()].iter().enumerate() {
+                            let report = process(input, options, registry, &mut writer, done.len());
+                            if writer.pending.len() >= BATCH {
+                                writer.flush(&mut done);
+                            }
+                            progress(&report);
+                            done.push((run.start + i, report));
                         }
-                        progress(&report);
-                        done.push(report);
                     }
                     writer.flush(&mut done);
                     done
@@ -397,33 +431,43 @@ pub fn run(
             .into_iter()
             .flat_map(|w| match w.join() {
                 Ok(done) => done,
-                Err(_) => vec![FileReport::failed(Path::new("(worker)"), "a worker thread panicked")],
+                Err(_) => vec![(usize::MAX, FileReport::failed(Path::new("(worker)"), "a worker thread panicked"))],
             })
             .collect()
     });
     if matches!(options.mode, Mode::InPlace | Mode::OutDir(_)) {
         final_sync(inputs, options);
     }
-    reports.shrink_to_fit();
+    // Input order is path order already for one PATH argument ([`collect`] walks sorted), which
+    // spares [`Report::new`] from sorting by path.
+    reports.sort_unstable_by_key(|(index, _)| *index);
+    let reports = reports.into_iter().map(|(_, report)| report).collect();
     Report::new(options.to, &options.mode, reports)
 }
 
 /// The file's bytes and permissions, through one open descriptor: one `fstat`, then reads
-/// into a buffer of the size it gave until end of file (`read_to_end` would `fstat` and
-/// `lseek` again to size its buffer).
+/// into a buffer of the size it gave (`read_to_end` would `fstat` and `lseek` again to size its
+/// buffer) until that many bytes came, or end of file when the size was 0 or the file shrank.
+/// A file still being written may grow after the `fstat`: what it held then is what is read.
 fn read_with_permissions(path: &Path) -> std::io::Result<(Vec<u8>, fs::Permissions)> {
     use std::io::Read as _;
     let mut file = fs::File::open(path)?;
     let metadata = file.metadata()?;
-    let mut bytes = vec![0u8; usize::try_from(metadata.len()).unwrap_or(0) + 1];
+    let size = usize::try_from(metadata.len()).unwrap_or(0);
+    let mut bytes = vec![0u8; size.max(1)];
     let mut filled = 0;
     loop {
         if filled == bytes.len() {
-            bytes.resize(filled * 2, 0); // the file grew since the fstat
+            bytes.resize(filled * 2, 0); // a size of 0 (procfs and the like): read to the end
         }
         match file.read(&mut bytes[filled..]) {
             Ok(0) => break,
-            Ok(n) => filled += n,
+            Ok(n) => {
+                filled += n;
+                if filled == size {
+                    break; // all the `fstat` announced: no read just to see the end
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
@@ -684,7 +728,7 @@ impl Writer {
 
     /// Makes every staged temporary file durable, then renames each over its destination. A
     /// failure turns the file's report (in `reports`, by slot) into a failure.
-    fn flush(&mut self, reports: &mut [FileReport]) {
+    fn flush(&mut self, reports: &mut [(usize, FileReport)]) {
         if self.pending.is_empty() {
             return;
         }
@@ -700,7 +744,7 @@ impl Writer {
                 });
             if let Err(e) = result {
                 let _ = fs::remove_file(&pending.temp);
-                if let Some(report) = reports.get_mut(pending.slot) {
+                if let Some((_, report)) = reports.get_mut(pending.slot) {
                     report.outcome = Outcome::Failed;
                     report.error = Some(e.to_string());
                 }
@@ -755,5 +799,42 @@ fn final_sync(inputs: &[Input], options: &Options) {
                 let _ = d.sync_all();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_hand_out_every_input_once_in_shrinking_runs() {
+        for (len, jobs) in [(0, 2), (1, 4), (7, 2), (1000, 3), (100_000, 2)] {
+            let chunks = Chunks::new(len, jobs);
+            let runs: Vec<std::ops::Range<usize>> = std::iter::from_fn(|| chunks.claim()).collect();
+            let mut next = 0;
+            for run in &runs {
+                assert_eq!(run.start, next, "runs are consecutive ({len} inputs, {jobs} jobs)");
+                assert!(run.end > run.start, "no empty run");
+                next = run.end;
+            }
+            assert_eq!(next, len, "every input handed out");
+            assert!(runs.windows(2).all(|w| w[0].len() >= w[1].len()), "runs shrink: {runs:?}");
+            if len >= 1000 {
+                assert!(runs[0].len() >= len / (jobs * 4), "the first run is large: {:?}", runs[0]);
+            }
+        }
+    }
+
+    #[test]
+    fn concurrent_claims_never_overlap() {
+        let chunks = Chunks::new(50_000, 4);
+        let mut seen: Vec<usize> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| scope.spawn(|| std::iter::from_fn(|| chunks.claim()).flatten().collect::<Vec<_>>()))
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        });
+        seen.sort_unstable();
+        assert_eq!(seen, (0..50_000).collect::<Vec<_>>());
     }
 }
