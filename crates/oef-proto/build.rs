@@ -61,6 +61,7 @@ fn main() -> Result<(), BoxError> {
     // `src/decoder.rs`).
     fs::write(out_dir.join("oef_encoder.rs"), one_pass::generate_encoder(&fds)?)?;
     fs::write(out_dir.join("oef_decoder.rs"), one_pass::generate_decoder(&fds)?)?;
+    fs::write(out_dir.join("oef_explicit.rs"), one_pass::generate_explicit(&fds)?)?;
     for path in boxed_oneof_messages(&fds) {
         config.boxed(path);
     }

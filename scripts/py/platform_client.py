@@ -1,7 +1,8 @@
 """A Python client of the OEF platform service, generated from our protos with grpcio-tools.
 
-Usage: platform_client.py SERVER_ADDRESS API_KEY
-  (SERVER_ADDRESS as host:port; the key goes in the x-api-key metadata)
+Usage: platform_client.py SERVER_ADDRESS API_KEY EXPERIMENT_JSON
+  (SERVER_ADDRESS as host:port; the key goes in the x-api-key metadata; EXPERIMENT_JSON is a
+  v1 ExperimentFile in proto3 JSON, every value stated, as `oef build --format json` writes it)
 
 Generates the Python modules of protos/oef/v1 into a temporary directory, then: launches an
 experiment, launches it again (the same training comes back), cancels it, and watches the
@@ -33,24 +34,20 @@ def generate(out):
 
 
 def main():
-    address, key = sys.argv[1], sys.argv[2]
+    address, key, experiment_path = sys.argv[1], sys.argv[2], sys.argv[3]
     with tempfile.TemporaryDirectory() as out:
         generate(out)
         import grpc
         from google.protobuf import json_format
-        from oef.v1 import experiment_pb2, file_pb2, platform_pb2, platform_pb2_grpc
+        from oef.v1 import file_pb2, platform_pb2, platform_pb2_grpc
 
         metadata = (("x-api-key", key),)
         with grpc.insecure_channel(address) as channel:
             stub = platform_pb2_grpc.PlatformServiceStub(channel)
-            experiment = experiment_pb2.Experiment(seed=42)
-            experiment.dataset.SetInParent()
-            experiment.trainer.SetInParent()
-            request = platform_pb2.LaunchExperimentRequest(
-                dataset="python",
-                file=file_pb2.ExperimentFile(format_version=1, architecture="python.arch", experiment=experiment),
-                tags=["python"],
-            )
+            with open(experiment_path) as f:
+                experiment_file = json_format.Parse(f.read(), file_pb2.ExperimentFile())
+            experiment_file.experiment.seed = 42
+            request = platform_pb2.LaunchExperimentRequest(dataset="python", file=experiment_file, tags=["python"])
             first = stub.LaunchExperiment(request, metadata=metadata)
             assert first.created, first
             training_id = first.training.training_id

@@ -147,6 +147,24 @@ fn validate_reports_problems_with_paths() {
     assert_eq!(reports[0]["valid"], true);
     assert_eq!(reports[1]["problems"][0]["path"], "dataset.config_path");
     assert_eq!(reports[2]["valid"], false);
+    // Format v1 states every value: each unset one is a problem on its path.
+    let partial = dir.path().join("partial.json");
+    std::fs::write(
+        &partial,
+        br#"{"formatVersion": 1, "architecture": "x", "experiment": {"dataset": {"configPath": "gs://b/c"}, "trainer": {"batchSize": 4}}}"#,
+    )
+    .unwrap();
+    let out = oef(&["validate", "--json", partial.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let problems: Vec<String> = json(&out.stdout)[0]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| format!("{}: {}", p["path"].as_str().unwrap(), p["reason"].as_str().unwrap()))
+        .collect();
+    assert!(problems.contains(&"experiment.trainer.eval_batch_size: no value: format v1 files state every value".to_owned()), "{problems:?}");
+    assert!(problems.iter().any(|p| p.starts_with("experiment.dataset.root:")), "{problems:?}");
+    assert!(!problems.iter().any(|p| p.starts_with("experiment.trainer.batch_size:") || p.starts_with("experiment.dataset.config_path:")), "{problems:?}");
     let out = oef(&["validate", fixtures().join("overrides/v0003.pb").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8(out.stdout).unwrap().replace(fixtures().to_str().unwrap(), "$FIXTURES");

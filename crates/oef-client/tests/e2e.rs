@@ -54,6 +54,25 @@ async fn launch_is_idempotent_and_the_lifecycle_is_watched() {
             assert_eq!(r.training.expect("t").training_id, t.training_id);
         }
 
+        // The same experiment as format v0 (what deepomatic-oef builds: defaults implicit),
+        // binary and JSON: migrated, it resolves to the same experiment id and training.
+        let mut v0 = oef_builder::ExperimentBuilder::new(common::ARCHITECTURE)
+            .expect("key")
+            .set("config_path", serde_json::json!(common::CONFIG_PATH))
+            .build()
+            .expect("v0 build");
+        v0.seed = Some(1);
+        for bytes in [
+            v0.encode_to_vec(),
+            oef_proto::codec::encode_v0(&v0, oef_proto::codec::Encoding::Json).expect("v0 json"),
+        ] {
+            let mut request = launch("ds", 0);
+            request.experiment = Some(Experiment::Serialized(v1::SerializedExperiment { content: bytes, encoding: 0 }));
+            let r = c.launch(request).await.expect("serialized v0");
+            assert!(!r.created, "the v0 form is the same experiment");
+            assert_eq!(r.training.expect("t").training_id, t.training_id);
+        }
+
         // Another view, or force_new: new trainings of the same experiment.
         let mut other_view = launch("ds", 1);
         other_view.view_id = "v2".into();
@@ -230,6 +249,15 @@ async fn every_validation_error_kind() {
         let mut r = launch("ds", 1);
         r.experiment = Some(Experiment::File(v1::ExperimentFile { format_version: 1, ..Default::default() }));
         cases.push((r, vec!["file.experiment"]));
+        // Format v1 states every value: an unset one is a violation on its path.
+        let mut incomplete = experiment(1);
+        let trainer = incomplete.experiment.as_mut().and_then(|e| e.trainer.as_mut()).expect("trainer");
+        trainer.batch_size = None;
+        trainer.num_train_steps = None;
+        let mut r = launch("ds", 1);
+        r.experiment = Some(Experiment::File(incomplete.clone()));
+        cases.push((r, vec!["file.experiment.trainer.batch_size", "file.experiment.trainer.num_train_steps"]));
+        cases.push((serialized(incomplete.encode_to_vec()), vec!["serialized.content.experiment.trainer.batch_size"]));
         cases.push((serialized(Vec::new()), vec!["serialized.content"]));
         cases.push((serialized(b"\xff\xfe not an experiment".to_vec()), vec!["serialized.content"]));
         cases.push((serialized(b"{\"formatVersion\": 1, \"experiment\": {\"seed\": \"x\"}}".to_vec()), vec!["serialized.content"]));
@@ -372,7 +400,7 @@ async fn list_filters_and_pages() {
         let even = c.list_trainings(v1::ListTrainingsRequest { dataset: "even".into(), ..Default::default() }).await.expect("ds");
         assert_eq!(even.trainings.len(), 13);
         let arch = c
-            .list_trainings(v1::ListTrainingsRequest { architecture: "test.arch".into(), ..Default::default() })
+            .list_trainings(v1::ListTrainingsRequest { architecture: common::ARCHITECTURE.into(), ..Default::default() })
             .await
             .expect("arch");
         assert_eq!(arch.trainings.len(), 25);

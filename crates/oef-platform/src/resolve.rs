@@ -98,11 +98,6 @@ pub trait Resolver: Send + Sync + 'static {
         hyperparameters: &BTreeMap<String, Option<serde_json::Value>>,
     ) -> Result<ExperimentFile, ResolveError>;
 
-    /// Completes a v1 file given by a client (explicit defaults) before its id is computed.
-    fn complete(&self, file: ExperimentFile) -> Result<ExperimentFile, ResolveError> {
-        Ok(file)
-    }
-
     /// The architectures [`build`](Self::build) accepts, sorted by key.
     fn architectures(&self) -> Vec<ArchitectureInfo>;
 }
@@ -159,7 +154,11 @@ impl Resolver for DefaultResolver {
             builder = builder.hyperparameter_json(path, distribution.as_ref());
         }
         let experiment = builder.build().map_err(|e| build_violations(&e, overrides))?;
-        migrate(&experiment, Some(builder.architecture().key.clone()))
+        // A file written as v1 from the start, as `oef build` writes it: no migration record
+        // (whose time would make two builds of the same experiment differ).
+        let mut file = migrate(&experiment, Some(builder.architecture().key.clone()))?;
+        file.migrations.clear();
+        Ok(file)
     }
 
     fn architectures(&self) -> Vec<ArchitectureInfo> {
@@ -232,9 +231,8 @@ pub fn resolve(
         }
         Some(Source::File(file)) => {
             check_v1(file).map_err(|e| e.under("file"))?;
-            let file = resolver.complete(file.clone()).map_err(|e| e.under("file"))?;
-            check_search_spaces(&file).map_err(|e| e.under("file"))?;
-            file
+            check_search_spaces(file).map_err(|e| e.under("file"))?;
+            file.clone()
         }
         Some(Source::Serialized(serialized)) => decode_serialized(resolver, serialized)?,
         Some(Source::Architecture(arch)) => build_architecture(resolver, arch).map_err(|e| e.under("architecture"))?,
@@ -385,7 +383,6 @@ fn decode_serialized(resolver: &dyn Resolver, serialized: &v1::SerializedExperim
         codec::FORMAT_V1 => {
             let file = codec::decode_v1_file(bytes, encoding).map_err(codec_violations)?;
             check_v1(&file).map_err(|e| e.under(FIELD))?;
-            let file = resolver.complete(file).map_err(|e| e.under(FIELD))?;
             check_search_spaces(&file).map_err(|e| e.under(FIELD))?;
             Ok(file)
         }
@@ -397,7 +394,9 @@ fn decode_serialized(resolver: &dyn Resolver, serialized: &v1::SerializedExperim
 }
 
 /// Checks what a v1 file must hold: format version 1, an experiment with a dataset and a
-/// trainer (both required since v0).
+/// trainer (both required since v0), and every value stated ([`oef_proto::explicit`]): an
+/// unset value would be the reader's guess (the v0 default? zero?) and would give the same
+/// experiment two ids, so it is a violation, as `oef validate` reports it.
 pub fn check_v1(file: &ExperimentFile) -> Result<(), ResolveError> {
     let mut violations = Vec::new();
     if file.format_version != codec::FORMAT_V1 {
@@ -414,6 +413,9 @@ pub fn check_v1(file: &ExperimentFile) -> Result<(), ResolveError> {
             }
             if experiment.trainer.is_none() {
                 violations.push(Violation::new("experiment.trainer", "required"));
+            }
+            for path in oef_proto::explicit::unset_values(experiment) {
+                violations.push(Violation::new(path, "no value: format v1 files state every value"));
             }
         }
     }

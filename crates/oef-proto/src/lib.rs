@@ -10,6 +10,7 @@
 //! * [`diff`]: structural difference of two messages by dotted field path.
 //! * [`decoder`] / [`encoder`]: a binary codec generated from the descriptors that behaves as
 //!   prost's (same results, same bytes), faster: slice reader, one-pass backwards writer.
+//! * [`explicit`]: the values a v1 file leaves unset (format v1 states every value).
 //! * [`json`]: the pretty JSON printer the codec writes with.
 //! * [`path`]: dotted field paths (`trainer.inputs[0]`, `hyperparameters["x"]`).
 //! * [`codec`]: binary / proto3 JSON / text encodings, lossless (unknown fields kept) through
@@ -25,6 +26,7 @@ pub mod descriptor;
 pub mod diff;
 pub mod encoder;
 mod error;
+pub mod explicit;
 pub mod json;
 mod json_number;
 mod json_writer;

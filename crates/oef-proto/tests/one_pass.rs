@@ -9,7 +9,7 @@
 use oef_proto::{decoder, descriptor, encoder, v0, v1};
 use proptest::prelude::*;
 use prost::Message;
-use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor, Value};
+use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor, ReflectMessage, Value};
 
 /// A small deterministic generator (xorshift64*), seeded by proptest.
 struct Rng(u64);
@@ -188,5 +188,49 @@ proptest! {
     fn dataset_dumps(seed in any::<u64>()) {
         check::<v0::dataset_v1::DatasetDump>("deepomatic.oef.dataset_v1.DatasetDump", seed);
         check::<v0::dataset_v2::DataPoint>("deepomatic.oef.dataset_v2.DataPoint", seed);
+    }
+}
+
+/// The reflective statement of format v1's rule, the oracle of the generated walk: each scalar
+/// with presence outside a real oneof, unset in a present message, in field number order;
+/// set messages (singular, repeated items, oneof members) entered; map values not.
+fn unset_by_reflection(message: &DynamicMessage, prefix: &str, out: &mut Vec<String>) {
+    for field in message.descriptor().fields() {
+        let path = format!("{prefix}.{}", field.name());
+        let in_real_oneof = field.containing_oneof().is_some_and(|o| !o.is_synthetic());
+        if !message.has_field(&field) {
+            if field.supports_presence() && !in_real_oneof && field.kind().as_message().is_none() {
+                out.push(path);
+            }
+            continue;
+        }
+        match message.get_field(&field).as_ref() {
+            Value::Message(sub) => unset_by_reflection(sub, &path, out),
+            Value::List(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if let Value::Message(sub) = item {
+                        unset_by_reflection(sub, &format!("{path}[{i}]"), out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_explicit_values_walk_finds_what_reflection_finds(seed in any::<u64>()) {
+        let desc = descriptor::message("oef.v1.Experiment").expect("v1 Experiment");
+        let mut rng = Rng(seed | 1);
+        let random = message(&desc, &mut rng, 0);
+        // As a typed message and back, so both sides see the same (decoded) values.
+        let typed = v1::Experiment::decode(random.encode_to_vec().as_slice()).expect("decodes");
+        let reflected = DynamicMessage::decode(desc, typed.encode_to_vec().as_slice()).expect("decodes");
+        let mut expected = Vec::new();
+        unset_by_reflection(&reflected, "experiment", &mut expected);
+        prop_assert_eq!(oef_proto::explicit::unset_values(&typed), expected);
     }
 }

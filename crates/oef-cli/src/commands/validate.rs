@@ -4,7 +4,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Result;
 use oef_proto::codec::{self, FORMAT_V0};
-use prost_reflect::{DynamicMessage, ReflectMessage, Value};
+use prost_reflect::{DynamicMessage, Value};
 
 use oef_builder::validate;
 
@@ -97,7 +97,7 @@ fn check(path: &std::path::Path) -> Report {
                     validate::search_spaces(&experiment).into_iter().map(|p| Finding { path: p.path, reason: p.reason }),
                 );
                 if detected.version != FORMAT_V0 {
-                    report.problems.extend(explicit_values(&experiment, "experiment"));
+                    report.problems.extend(explicit_values(&experiment));
                 }
             }
         }
@@ -107,31 +107,15 @@ fn check(path: &std::path::Path) -> Report {
 }
 
 /// Format v1 states every value: each scalar of a present message must be set (oneof members
-/// and repeated fields excepted).
-fn explicit_values(message: &DynamicMessage, prefix: &str) -> Vec<Finding> {
-    let mut problems = Vec::new();
-    for field in message.descriptor().fields() {
-        let path = format!("{prefix}.{}", field.name());
-        let in_real_oneof = field.containing_oneof().is_some_and(|o| !o.is_synthetic());
-        if !message.has_field(&field) {
-            if field.supports_presence() && !in_real_oneof && field.kind().as_message().is_none() {
-                problems.push(Finding { path, reason: "no value: format v1 files state every value".into() });
-            }
-            continue;
-        }
-        match message.get_field(&field).as_ref() {
-            Value::Message(sub) => problems.extend(explicit_values(sub, &path)),
-            Value::List(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    if let Value::Message(sub) = item {
-                        problems.extend(explicit_values(sub, &format!("{path}[{i}]")));
-                    }
-                }
-            }
-            _ => {}
-        }
+/// and repeated fields excepted); [`oef_proto::explicit`] finds those left unset.
+fn explicit_values(experiment: &DynamicMessage) -> Vec<Finding> {
+    match experiment.transcode_to::<oef_proto::v1::Experiment>() {
+        Ok(typed) => oef_proto::explicit::unset_values(&typed)
+            .into_iter()
+            .map(|path| Finding { path, reason: "no value: format v1 files state every value".into() })
+            .collect(),
+        Err(e) => vec![Finding { path: "experiment".into(), reason: format!("not a v1 experiment: {e}") }],
     }
-    problems
 }
 
 /// Runs `oef validate`.

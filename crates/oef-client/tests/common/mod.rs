@@ -130,19 +130,30 @@ pub async fn key(db: &str, org: &str) -> String {
     oef_platform::auth::create_api_key(store.as_ref(), org, "test").await.expect("create key")
 }
 
-/// A minimal valid v1 experiment file, distinct per seed.
+/// The architecture of the test experiments.
+pub const ARCHITECTURE: &str = "image_classification.pretraining_natural_rgb.softmax.efficientnet_b0";
+
+/// The dataset configuration of the test experiments.
+pub const CONFIG_PATH: &str = "gs://test/dataset.prototxt";
+
+/// The v1 file of [`ARCHITECTURE`]'s defaults (every value stated, as format v1 requires), built
+/// once by the platform's own resolver.
+pub fn default_file() -> &'static v1::ExperimentFile {
+    use oef_platform::resolve::Resolver as _;
+    static FILE: std::sync::OnceLock<v1::ExperimentFile> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        let overrides = [("config_path".to_owned(), serde_json::json!(CONFIG_PATH))].into_iter().collect();
+        oef_platform::resolve::DefaultResolver.build(ARCHITECTURE, &overrides, &Default::default()).expect("default file")
+    })
+}
+
+/// A valid v1 experiment file, distinct per seed.
 pub fn experiment(seed: i32) -> v1::ExperimentFile {
-    v1::ExperimentFile {
-        format_version: 1,
-        architecture: "test.arch".into(),
-        experiment: Some(v1::Experiment {
-            seed: Some(seed),
-            dataset: Some(Default::default()),
-            trainer: Some(Default::default()),
-            ..Default::default()
-        }),
-        ..Default::default()
+    let mut file = default_file().clone();
+    if let Some(experiment) = file.experiment.as_mut() {
+        experiment.seed = Some(seed);
     }
+    file
 }
 
 /// A launch request of `experiment(seed)` on `dataset`.
