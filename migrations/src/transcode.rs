@@ -16,7 +16,9 @@
 //!   hashes them ([`crate::architecture`]), so the nearest default is found without a second
 //!   walk;
 //! * the envelope is written around it, and the result is re-read as proto3 JSON when JSON is
-//!   wanted ([`v1_json`], the same serde calls as prost-reflect's serializer).
+//!   wanted ([`v1_json`], the same serde calls as prost-reflect's serializer);
+//! * a v0 JSON input is read straight into v0 binary first ([`json_in`], JSON as
+//!   deepomatic-oef writes it; serde reads anything else).
 //!
 //! Anything out of the ordinary makes the route give up (`None`) and the caller takes the
 //! general one, which then also reports any error: a field unknown to v0 (kept as raw bytes
@@ -29,6 +31,8 @@ use std::{collections::HashMap, sync::LazyLock};
 
 use prost::encoding::{WireType, encode_key, encode_varint};
 use prost_reflect::{Cardinality, FieldDescriptor, Kind, MessageDescriptor, Value};
+
+mod json_in;
 
 use crate::{
     StepContext,
@@ -304,6 +308,8 @@ struct Field {
     message: usize,
     /// v0 → v1 enum numbers, sorted.
     enum_map: Box<[(i32, i32)]>,
+    /// v0 enum value names → v0 numbers, sorted by name (JSON input).
+    enum_names: Box<[(Box<[u8]>, i32)]>,
     v1_presence: bool,
     v1_packed: bool,
     /// For a singular scalar outside a oneof: its v0 default and that default's v1 encoding
@@ -317,6 +323,70 @@ struct Message {
     /// In number order.
     fields: Vec<Field>,
     lookup: Lookup,
+    /// JSON keys (each field's JSON name and proto name) → index in `fields`.
+    keys: KeyTable,
+}
+
+/// JSON keys → field index: (hash, field index, start and end of the key in `text`) in an
+/// open-addressing table (a power of two, at most half full, linear probing; empty slots have
+/// hash 0). A lookup is about one probe and one key comparison in two small contiguous arrays
+/// (keys in separate allocations, binary-searched, cost a cache miss per comparison).
+#[derive(Debug)]
+struct KeyTable {
+    slots: Box<[(u64, u16, u32, u32)]>,
+    text: Box<[u8]>,
+}
+
+/// The hash of a JSON key in a [`KeyTable`] (FNV-1a; never 0, the empty slot's mark).
+fn key_hash(key: &[u8]) -> u64 {
+    key.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)).max(1)
+}
+
+impl KeyTable {
+    /// The index of the field a JSON object key names.
+    fn get(&self, key: &[u8]) -> Option<usize> {
+        let hash = key_hash(key);
+        let mask = self.slots.len().checked_sub(1)?;
+        let mut slot = hash as usize & mask;
+        loop {
+            let (h, field, start, end) = self.slots[slot];
+            if h == 0 {
+                return None;
+            }
+            if h == hash {
+                return (self.text.get(start as usize..end as usize)? == key).then_some(usize::from(field));
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    /// The table of `names` (key, field index) of message `name`.
+    fn new(name: &str, mut names: Vec<(&str, u16)>) -> Result<Self, String> {
+        names.sort();
+        names.dedup();
+        let mut text = Vec::new();
+        let mut entries = Vec::new();
+        for (key, field) in names {
+            let start = u32::try_from(text.len()).map_err(|_| format!("{name}: keys too long"))?;
+            text.extend_from_slice(key.as_bytes());
+            let end = u32::try_from(text.len()).map_err(|_| format!("{name}: keys too long"))?;
+            entries.push((key_hash(key.as_bytes()), field, start, end));
+        }
+        // A hash two keys share (or a key two fields answer to) is left to serde: not entered.
+        entries.sort_unstable();
+        let shared: Vec<u64> = entries.windows(2).filter(|w| w[0].0 == w[1].0).map(|w| w[0].0).collect();
+        entries.retain(|k| !shared.contains(&k.0));
+        let mut table = vec![(0, 0, 0, 0); (entries.len() * 2).next_power_of_two().max(2)];
+        let mask = table.len() - 1;
+        for entry in entries {
+            let mut slot = entry.0 as usize & mask;
+            while table[slot].0 != 0 {
+                slot = (slot + 1) & mask;
+            }
+            table[slot] = entry;
+        }
+        Ok(Self { slots: table.into(), text: text.into() })
+    }
 }
 
 /// Field number → index of the field in its message's list, as a dense table.
@@ -391,7 +461,15 @@ fn build_v0(root0: MessageDescriptor, root1: MessageDescriptor) -> Result<Vec<Me
         }
         fields.sort_by_key(|f| f.number);
         let lookup = Lookup::new(m0.full_name(), fields.iter().map(|f| f.number))?;
-        out.push(Message { fields, lookup });
+        let mut names: Vec<(&str, u16)> = Vec::new();
+        let json_names: Vec<(String, u32)> = m0.fields().map(|f| (f.json_name().to_owned(), f.number())).collect();
+        let proto_names: Vec<(String, u32)> = m0.fields().map(|f| (f.name().to_owned(), f.number())).collect();
+        for (key, number) in json_names.iter().chain(&proto_names) {
+            let i = lookup.get(*number).ok_or("field lookup")?;
+            names.push((key, u16::try_from(i).map_err(|_| format!("{}: too many fields", m0.full_name()))?));
+        }
+        let keys = KeyTable::new(m0.full_name(), names)?;
+        out.push(Message { fields, lookup, keys });
     }
     Ok(out)
 }
@@ -418,13 +496,16 @@ fn build_field(
         });
     }
     let mut enum_map = Vec::new();
+    let mut enum_names = Vec::new();
     if let (Kind::Enum(e0), Kind::Enum(e1)) = (&kind0, &kind1) {
         for value in e0.values() {
             let up = enums::up(e0, e1, value.number(), "").map_err(|e| e.to_string())?;
             enum_map.push((value.number(), up));
+            enum_names.push((Box::from(value.name().as_bytes()), value.number()));
         }
         enum_map.sort_unstable();
         enum_map.dedup_by_key(|(n, _)| *n);
+        enum_names.sort();
     }
     let oneof = match f0.containing_oneof() {
         Some(o) => Some(
@@ -442,6 +523,7 @@ fn build_field(
         oneof,
         message,
         enum_map: enum_map.into(),
+        enum_names: enum_names.into(),
         v1_presence: f1.supports_presence(),
         v1_packed: f1.is_packed(),
         default: None,
@@ -1015,10 +1097,16 @@ fn non_finite(v: f64) -> &'static str {
 /// A v0 `Experiment` in proto3 JSON, re-encoded as binary for [`experiment`]; `None` when it
 /// does not parse as one (the general route then reports why).
 ///
+/// JSON as `deepomatic-oef` writes it is read by [`json_in`] straight into binary; anything it
+/// leaves (escapes, nulls, enum numbers, bytes...) is parsed by serde as below.
+///
 /// Parsed through today's generated v0 types: the live v0 schema is frozen and a test
 /// (`tests/snapshots.rs`) keeps it byte-equal to the v0 snapshot.
 pub(crate) fn v0_json_to_binary(json: &[u8]) -> Option<Vec<u8>> {
     use prost::Message as _;
+    if let Some(binary) = PLAN.as_ref().and_then(|plan| json_in::read(&plan.v0, json)) {
+        return Some(binary);
+    }
     // UTF-8 checked once for the whole text: `from_slice` checks every string on its own.
     let experiment: oef_proto::v0::Experiment = serde_json::from_str(std::str::from_utf8(json).ok()?).ok()?;
     Some(experiment.encode_to_vec())

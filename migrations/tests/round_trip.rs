@@ -1,4 +1,5 @@
-//! v0 → v1 → v0 gives back the input, for the whole corpus; unknown fields survive.
+//! v0 → v1 → v0 gives back the input, for the whole corpus; unknown fields survive; every v1
+//! file states every value.
 
 mod common;
 
@@ -18,6 +19,10 @@ fn round_trip_as(name: &str, bytes: &[u8], architecture: Option<&str>) -> (Docum
     let mut ctx = context();
     ctx.architecture = architecture.map(str::to_owned);
     let v1 = REGISTRY.migrate(&v0, 1, &ctx).unwrap_or_else(|e| panic!("{name}: v0→v1: {e}"));
+    // Every value stated, as format v1 requires (the platform rejects a file that leaves one unset).
+    let typed = oef_proto::v1::ExperimentFile::decode(document::encode(&v1, Encoding::Binary).unwrap().as_slice()).unwrap();
+    let unset = oef_proto::explicit::unset_values(typed.experiment.as_ref().expect("experiment"));
+    assert!(unset.is_empty(), "{name}: unset in v1: {unset:?}");
     // The v1 file survives every encoding through the v1 snapshot.
     for encoding in Encoding::ALL {
         let encoded = document::encode(&v1, encoding).unwrap();
