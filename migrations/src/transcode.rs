@@ -838,8 +838,8 @@ struct JsonField {
     repeated: bool,
     unsupported: bool,
     message: usize,
-    /// Enum value names by number, sorted.
-    enum_names: Box<[(i32, Box<str>)]>,
+    /// Enum value names by number, sorted, each written as its JSON string (quoted, escaped).
+    enum_names: Box<[(i32, Box<[u8]>)]>,
 }
 
 /// How a v1 message is written as JSON.
@@ -882,8 +882,15 @@ fn build_v1(root: MessageDescriptor) -> Result<Vec<JsonMessage>, String> {
                     next
                 });
             }
-            let mut enum_names: Vec<(i32, Box<str>)> = match &kind {
-                Kind::Enum(e) => e.values().map(|v| (v.number(), v.name().into())).collect(),
+            let mut enum_names: Vec<(i32, Box<[u8]>)> = match &kind {
+                Kind::Enum(e) => e
+                    .values()
+                    .map(|v| {
+                        let mut quoted = Vec::new();
+                        write_str(v.name().as_bytes(), &mut quoted);
+                        (v.number(), quoted.into())
+                    })
+                    .collect(),
                 _ => Vec::new(),
             };
             enum_names.sort_by_key(|(n, _)| *n);
@@ -1016,6 +1023,14 @@ fn write_message(plan: &[JsonMessage], m: usize, mut bytes: &[u8], depth: usize,
 /// Writes `bytes` (UTF-8 this module wrote) as a JSON string, escaped as serde_json escapes:
 /// `"`, `\\` and control characters only, short forms where JSON has them.
 fn write_str(bytes: &[u8], out: &mut Vec<u8>) {
+    // Most strings (field paths, names) need no escape: one check, one copy.
+    if bytes.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(bytes.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     out.push(b'"');
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
@@ -1075,7 +1090,7 @@ fn write_value(plan: &[JsonMessage], field: &JsonField, raw: Raw<'_>, depth: usi
         Scalar::Bytes(_) => return None, // base64: left to the general route
         Scalar::EnumNumber(n) => match field.enum_names.binary_search_by_key(&n, |(k, _)| *k) {
             Ok(i) => {
-                write_str(field.enum_names[i].1.as_bytes(), out);
+                out.extend_from_slice(&field.enum_names[i].1);
                 return Some(());
             }
             Err(_) => CompactFormatter.write_i32(out, n),
