@@ -341,6 +341,51 @@ async fn every_validation_error_kind() {
     }
 }
 
+/// A file that leaves every value unset: hundreds of violations. They travel in HTTP/2
+/// trailers, which clients cap: the status must stay readable (it was a protocol error).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_violations_still_make_a_readable_status() {
+    use oef_platform::resolve::Resolver as _;
+    use tonic_types::StatusExt as _;
+    let db = databases().remove(0);
+    let mut env = Env::new(&db).await;
+    let c = &mut env.client;
+    let overrides = [("config_path".to_owned(), serde_json::json!(common::CONFIG_PATH))].into_iter().collect();
+    let file = oef_platform::resolve::DefaultResolver
+        .build("image_detection.pretraining_natural_rgb.efficientdet_d0.efficientnet_b0", &overrides, &Default::default())
+        .expect("detection file");
+    // Every scalar removed, every message kept.
+    fn containers_only(value: serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match value {
+            Value::Object(map) => Value::Object(
+                map.into_iter().filter(|(_, v)| v.is_object() || v.is_array()).map(|(k, v)| (k, containers_only(v))).collect(),
+            ),
+            Value::Array(items) => Value::Array(items.into_iter().filter(|v| v.is_object() || v.is_array()).map(containers_only).collect()),
+            other => other,
+        }
+    }
+    let json = oef_proto::codec::encode_v1_file(&file, oef_proto::codec::Encoding::Json).expect("json");
+    let mut value: serde_json::Value = serde_json::from_slice(&json).expect("parse");
+    value["experiment"] = containers_only(value["experiment"].take());
+    let mut request = launch("ds", 0);
+    request.experiment = Some(Experiment::Serialized(v1::SerializedExperiment {
+        content: serde_json::to_vec(&value).expect("json"),
+        encoding: 0,
+    }));
+    let got = status(c.launch(request).await);
+    let fields = violations(&got);
+    assert!(fields.len() > 10, "{fields:?}");
+    assert_eq!(fields[0], "serialized.content.experiment.seed", "in field number order");
+    let listed = got.get_details_bad_request().expect("details").field_violations;
+    let last = listed.last().expect("violations");
+    assert_eq!(last.field, "", "the last entry counts the others: {last:?}");
+    assert!(last.description.contains("more field violations not listed"), "{last:?}");
+    let listed_bytes: usize = listed.iter().map(|v| v.field.len() + v.description.len()).sum();
+    assert!(listed_bytes <= oef_platform::service::VIOLATION_BYTES, "{listed_bytes}");
+    assert!(got.message().len() < 1024 && got.message().contains("field violations)"), "{}", got.message());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversize_messages_are_resource_exhausted() {
     let db = databases().remove(0);

@@ -131,12 +131,45 @@ impl Platform {
     }
 }
 
-/// An INVALID_ARGUMENT status with a `google.rpc.BadRequest` of `violations`.
+/// At most this many bytes of field paths and reasons go into a status's `BadRequest`.
+///
+/// The status message and details travel in HTTP/2 trailers, which clients cap (16 KiB for
+/// hyper and grpc-go, 8 KiB by default for gRPC C-core, Python's client): a file that leaves
+/// 60 values unset made the client fail with a protocol error instead of reading the status.
+/// The violations past the budget are counted in a last entry.
+pub const VIOLATION_BYTES: usize = 3 * 1024;
+
+/// How many violations the status message lists (the details hold up to [`VIOLATION_BYTES`]).
+const VIOLATIONS_IN_MESSAGE: usize = 3;
+
+/// An INVALID_ARGUMENT status with a `google.rpc.BadRequest` of `violations` (as many as fit in
+/// [`VIOLATION_BYTES`], then one entry with an empty field that counts the others).
 pub fn invalid(violations: Vec<Violation>) -> Status {
-    let message = violations.iter().map(|v| format!("{}: {}", v.field, v.reason)).collect::<Vec<_>>().join("; ");
-    let details = ErrorDetails::with_bad_request(
-        violations.into_iter().map(|v| FieldViolation::new(v.field, v.reason)).collect::<Vec<_>>(),
-    );
+    let total = violations.len();
+    let mut message = violations
+        .iter()
+        .take(VIOLATIONS_IN_MESSAGE)
+        .map(|v| format!("{}: {}", v.field, v.reason))
+        .collect::<Vec<_>>()
+        .join("; ");
+    if total > VIOLATIONS_IN_MESSAGE {
+        message += &format!("; and {} more ({total} field violations)", total - VIOLATIONS_IN_MESSAGE);
+    }
+    let mut budget = VIOLATION_BYTES;
+    let mut listed = Vec::new();
+    for v in violations {
+        let size = v.field.len() + v.reason.len() + 8; // with the protobuf framing
+        if size > budget {
+            break;
+        }
+        budget -= size;
+        listed.push(FieldViolation::new(v.field, v.reason));
+    }
+    if listed.len() < total {
+        let more = total - listed.len();
+        listed.push(FieldViolation::new("", format!("{more} more field violations not listed ({total} in all)")));
+    }
+    let details = ErrorDetails::with_bad_request(listed);
     Status::with_error_details(Code::InvalidArgument, format!("invalid request: {message}"), details)
 }
 

@@ -52,7 +52,12 @@ pub fn failure(error: oef_client::ClientError) -> anyhow::Error {
     let mut message = error.to_string();
     if let Some(bad) = error.status().and_then(|s| s.get_details_bad_request()) {
         for v in bad.field_violations {
-            message.push_str(&format!("\n  {}: {}", v.field, v.description));
+            if v.field.is_empty() {
+                // The server lists what fits in a status; `oef validate` has no such limit.
+                message.push_str(&format!("\n  {} (`oef validate FILE` lists every problem)", v.description));
+            } else {
+                message.push_str(&format!("\n  {}: {}", v.field, v.description));
+            }
         }
     }
     Failure(message).into()
