@@ -361,7 +361,7 @@ impl KeyTable {
     }
 
     /// The table of `names` (key, field index) of message `name`.
-    fn new(name: &str, mut names: Vec<(&str, u16)>) -> Result<Self, String> {
+    fn new(name: &str, mut names: Vec<(String, u16)>) -> Result<Self, String> {
         names.sort();
         names.dedup();
         let mut text = Vec::new();
@@ -461,12 +461,12 @@ fn build_v0(root0: MessageDescriptor, root1: MessageDescriptor) -> Result<Vec<Me
         }
         fields.sort_by_key(|f| f.number);
         let lookup = Lookup::new(m0.full_name(), fields.iter().map(|f| f.number))?;
-        let mut names: Vec<(&str, u16)> = Vec::new();
-        let json_names: Vec<(String, u32)> = m0.fields().map(|f| (f.json_name().to_owned(), f.number())).collect();
-        let proto_names: Vec<(String, u32)> = m0.fields().map(|f| (f.name().to_owned(), f.number())).collect();
-        for (key, number) in json_names.iter().chain(&proto_names) {
-            let i = lookup.get(*number).ok_or("field lookup")?;
-            names.push((key, u16::try_from(i).map_err(|_| format!("{}: too many fields", m0.full_name()))?));
+        let mut names: Vec<(String, u16)> = Vec::new();
+        for f0 in m0.fields() {
+            let i = lookup.get(f0.number()).ok_or("field lookup")?;
+            let i = u16::try_from(i).map_err(|_| format!("{}: too many fields", m0.full_name()))?;
+            names.push((f0.json_name().to_owned(), i));
+            names.push((f0.name().to_owned(), i));
         }
         let keys = KeyTable::new(m0.full_name(), names)?;
         out.push(Message { fields, lookup, keys });

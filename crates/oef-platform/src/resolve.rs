@@ -415,7 +415,7 @@ pub fn check_v1(file: &ExperimentFile) -> Result<(), ResolveError> {
                 violations.push(Violation::new("experiment.trainer", "required"));
             }
             for path in oef_proto::explicit::unset_values(experiment) {
-                violations.push(Violation::new(path, "no value: format v1 files state every value"));
+                violations.push(Violation::new(path, oef_proto::explicit::UNSET_REASON));
             }
         }
     }

@@ -9,6 +9,9 @@
 
 use crate::v1;
 
+/// Why an unset value is a problem, as `oef validate` and the platform report it.
+pub const UNSET_REASON: &str = "no value: format v1 files state every value";
+
 /// Finds the scalar values a v1 message leaves unset.
 pub trait ExplicitValues {
     /// Appends to `out` the dotted path (below `path`, a buffer restored on return) of every

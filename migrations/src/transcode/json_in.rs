@@ -196,30 +196,26 @@ fn number_from_str(ty: Ty, text: &str) -> Option<Scalar<'static>> {
 /// `i64`, anything else as `f64`), then converted as serde's visitors convert each of those.
 fn number_from_json(ty: Ty, token: &str) -> Option<Scalar<'static>> {
     let number: serde_json::Number = serde_json::from_str(token).ok()?;
-    let float = |as_f64: fn(f64) -> Scalar<'static>, from_u64: fn(u64) -> Scalar<'static>, from_i64: fn(i64) -> Scalar<'static>| {
-        if let Some(u) = number.as_u64() {
-            Some(from_u64(u))
-        } else if let Some(i) = number.as_i64() {
-            Some(from_i64(i))
-        } else {
-            number.as_f64().map(as_f64)
-        }
-    };
+    let (unsigned, signed) = (number.as_u64(), number.as_i64());
     // Integers: a float (fraction or exponent) is refused, ranges checked.
-    let int = || -> Option<i128> {
-        match (number.as_u64(), number.as_i64()) {
-            (Some(u), _) => Some(i128::from(u)),
-            (None, Some(i)) => Some(i128::from(i)),
-            _ => None,
-        }
-    };
+    let int = || unsigned.map(i128::from).or(signed.map(i128::from));
     Some(match ty {
         Ty::Int32 | Ty::Sint32 | Ty::Sfixed32 => Scalar::I32(i32::try_from(int()?).ok()?),
         Ty::Int64 | Ty::Sint64 | Ty::Sfixed64 => Scalar::I64(i64::try_from(int()?).ok()?),
         Ty::Uint32 | Ty::Fixed32 => Scalar::U32(u32::try_from(int()?).ok()?),
         Ty::Uint64 | Ty::Fixed64 => Scalar::U64(u64::try_from(int()?).ok()?),
-        Ty::Float => float(|f| Scalar::F32(f as f32), |u| Scalar::F32(u as f32), |i| Scalar::F32(i as f32))?,
-        Ty::Double => float(Scalar::F64, |u| Scalar::F64(u as f64), |i| Scalar::F64(i as f64))?,
+        // Floats: each of the three straight to the field's type (an integer is not rounded to
+        // `f64` first, as serde does not).
+        Ty::Float => Scalar::F32(match (unsigned, signed) {
+            (Some(u), _) => u as f32,
+            (None, Some(i)) => i as f32,
+            _ => number.as_f64()? as f32,
+        }),
+        Ty::Double => Scalar::F64(match (unsigned, signed) {
+            (Some(u), _) => u as f64,
+            (None, Some(i)) => i as f64,
+            _ => number.as_f64()?,
+        }),
         _ => return None,
     })
 }

@@ -112,7 +112,7 @@ fn explicit_values(experiment: &DynamicMessage) -> Vec<Finding> {
     match experiment.transcode_to::<oef_proto::v1::Experiment>() {
         Ok(typed) => oef_proto::explicit::unset_values(&typed)
             .into_iter()
-            .map(|path| Finding { path, reason: "no value: format v1 files state every value".into() })
+            .map(|path| Finding { path, reason: oef_proto::explicit::UNSET_REASON.into() })
             .collect(),
         Err(e) => vec![Finding { path: "experiment".into(), reason: format!("not a v1 experiment: {e}") }],
     }
