@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark of oef-migrate: N small experiment files (default 100000; mixed binary/JSON, the
 # catalog defaults of tests/fixtures/legacy-oef/defaults), then, in the same run and on the same
-# tree, `cp -r` and `oef-migrate --to 1 --out-dir` (release build). Prints files/s and the ratio.
+# tree, `cp -r`, the file-system floor (migrations/benches/io_floor.rs: the tree copied with
+# oef-migrate's own system calls per file, crash-safe writes included, and no other work) and
+# `oef-migrate --to 1 --out-dir` (release build). Prints files/s and the ratios.
 #
 #   scripts/bench-migrate.sh [N] [JOBS]     (JOBS: oef-migrate --jobs; default: its own default)
 #
@@ -14,6 +16,8 @@ N=${1:-100000}
 JOBS=${2:-}
 cargo build --release -p oef-migrations --bin oef-migrate >&2
 BIN=${CARGO_TARGET_DIR:-target}/release/oef-migrate
+FLOOR=$(cargo bench -p oef-migrations --bench io_floor --no-run --message-format=json 2>/dev/null |
+  python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("target",{}).get("name")=="io_floor" and m.get("executable")][0])')
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/oef-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
@@ -40,10 +44,13 @@ t0=$(now); cp -r "$WORK/src" "$WORK/cp"; t1=$(now); sync; t2=$(now)
 # oef-migrate makes its output durable itself (syncfs before renames and at the end).
 "$BIN" --to 1 ${JOBS:+--jobs "$JOBS"} --out-dir "$WORK/out" "$WORK/src" > "$WORK/report.txt"; t3=$(now)
 tail -1 "$WORK/report.txt"
+# The floor copies with as many threads as oef-migrate runs (one per CPU unless JOBS).
+"$FLOOR" --bench "$WORK/src" "$WORK/floor" ${JOBS} | tee "$WORK/floor.txt"
 
-python3 - "$N" "$t0" "$t1" "$t2" "$t3" "${JOBS}" <<'PY'
-import sys
+python3 - "$N" "$t0" "$t1" "$t2" "$t3" "${JOBS}" "$WORK/floor.txt" <<'PY'
+import re, sys
 n, t0, t1, t2, t3, jobs = int(sys.argv[1]), *map(float, sys.argv[2:6]), sys.argv[6] or "default (one per CPU)"
+floor = {m[0]: float(m[1]) for m in re.findall(r"io floor, (\S+) .*?: +([0-9.]+) s", open(sys.argv[7]).read())}
 cp, cps, mig = t1 - t0, t2 - t0, t3 - t2
 print(f"files: {n}  jobs: {jobs}")
 print(f"cp -r:                   {cp:7.2f} s  {n / cp:9.0f} files/s")
@@ -51,4 +58,6 @@ print(f"cp -r + sync:            {cps:7.2f} s  {n / cps:9.0f} files/s")
 print(f"oef-migrate --out-dir:   {mig:7.2f} s  {n / mig:9.0f} files/s")
 print(f"ratio oef-migrate / cp -r:         {mig / cp:6.2f}x")
 print(f"ratio oef-migrate / (cp -r + sync): {mig / cps:6.2f}x")
+print(f"ratio oef-migrate / io floor, crash-safe: {mig / floor['crash-safe']:6.2f}x "
+      f"(the floor: {n / floor['crash-safe']:.0f} files/s, the most any crash-safe writer gets here)")
 PY

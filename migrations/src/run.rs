@@ -17,7 +17,7 @@
 //! longer runs are removed by the next run over the same tree.
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     fs,
     io::Write as _,
     path::{Path, PathBuf},
@@ -402,6 +402,7 @@ pub fn run(
 ) -> Report {
     let jobs = options.jobs.max(1).min(inputs.len().max(1));
     let chunks = Chunks::new(inputs.len(), jobs);
+    let dirs = Dirs::default();
     let mut reports: Vec<(usize, FileReport)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..jobs)
             .map(|_| {
@@ -409,7 +410,7 @@ pub fn run(
                     if jobs > 1 && inputs.len() >= THREAD_POOLS_FROM {
                         snapshot::use_thread_pools();
                     }
-                    let mut writer = Writer::default();
+                    let mut writer = Writer::new(&dirs);
                     // (input index, report); staged writes refer to their report by position.
                     let mut done: Vec<(usize, FileReport)> = Vec::new();
                     while let Some(run) = chunks.claim() {
@@ -487,7 +488,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Processes one file; a write staged in `writer` is attached to report number `slot`.
-fn process(input: &Input, options: &Options, registry: &Registry, writer: &mut Writer, slot: usize) -> FileReport {
+fn process(input: &Input, options: &Options, registry: &Registry, writer: &mut Writer<'_>, slot: usize) -> FileReport {
     let path = &input.path;
     let (bytes, permissions) = match read_with_permissions(path) {
         Ok(read) => read,
@@ -589,7 +590,7 @@ impl FastRoute<'_> {
     /// The file's report after the byte-level route wrote it to `destination` (or found it
     /// there from an earlier run), or `None` when the route does not apply and the general
     /// route is to run.
-    fn run(&self, destination: &Path, source_sha256: &str, writer: &mut Writer, slot: usize) -> Option<FileReport> {
+    fn run(&self, destination: &Path, source_sha256: &str, writer: &mut Writer<'_>, slot: usize) -> Option<FileReport> {
         let options = self.options;
         // Binary when not JSON: text (and anything else) makes the route decline.
         let encoding = if document::is_json(self.bytes) { Encoding::Json } else { Encoding::Binary };
@@ -633,14 +634,43 @@ fn already_migrated(dest: &Path, to: u32, encoding: Encoding, source_sha256: &st
     last.get_field_by_name("source_sha256").is_some_and(|v| v.as_str() == Some(source_sha256))
 }
 
-/// Stages crash-safe writes: temporary file, flush, rename; see the module docs.
+/// The destination directories of a run, shared by its worker threads: whether each exists
+/// and whether this run created it (then nothing in it can be an earlier run's output, and no
+/// destination there needs to be read first). Shared so that a thread working in a directory
+/// another thread created knows it too.
 #[derive(Default)]
-struct Writer {
+struct Dirs {
+    /// Directory → created by this run.
+    known: std::sync::Mutex<HashMap<PathBuf, bool>>,
+}
+
+impl Dirs {
+    /// Makes sure `dir` exists; `true` when this run created it.
+    fn ensure(&self, dir: &Path) -> std::io::Result<bool> {
+        let mut known = self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(&new) = known.get(dir) {
+            return Ok(new);
+        }
+        let existed = dir.is_dir();
+        fs::create_dir_all(dir)?;
+        known.insert(dir.to_owned(), !existed);
+        Ok(!existed)
+    }
+
+    /// Whether this run created `dir` (as far as it has seen it).
+    fn created(&self, dir: &Path) -> bool {
+        let known = self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        known.get(dir).copied().unwrap_or(false)
+    }
+}
+
+/// Stages crash-safe writes: temporary file, flush, rename; see the module docs.
+struct Writer<'a> {
     pending: Vec<Pending>,
-    /// Directories known to exist (checked or created by this writer).
-    created_dirs: HashSet<PathBuf>,
-    /// Those of them this writer created: nothing was there before this run.
-    new_dirs: HashSet<PathBuf>,
+    /// The run's destination directories.
+    dirs: &'a Dirs,
+    /// Those this thread has seen, and whether the run created them (spares the lock).
+    seen: HashMap<PathBuf, bool>,
     counter: u64,
 }
 
@@ -667,7 +697,12 @@ struct Pending {
     slot: usize,
 }
 
-impl Writer {
+impl<'a> Writer<'a> {
+    /// A writer staging into the run's `dirs`.
+    fn new(dirs: &'a Dirs) -> Self {
+        Self { pending: Vec::new(), dirs, seen: HashMap::new(), counter: 0 }
+    }
+
     /// Writes `bytes` to a new temporary file beside `destination` (not yet renamed).
     fn stage(
         &mut self,
@@ -677,13 +712,9 @@ impl Writer {
         slot: usize,
     ) -> Result<(), MigrateError> {
         let dir = destination.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        if !self.created_dirs.contains(dir) {
-            let existed = dir.is_dir();
-            fs::create_dir_all(dir).map_err(|e| MigrateError::io(format!("creating {}", dir.display()), e))?;
-            self.created_dirs.insert(dir.to_owned());
-            if !existed {
-                self.new_dirs.insert(dir.to_owned());
-            }
+        if !self.seen.contains_key(dir) {
+            let new = self.dirs.ensure(dir).map_err(|e| MigrateError::io(format!("creating {}", dir.display()), e))?;
+            self.seen.insert(dir.to_owned(), new);
         }
         let name = destination.file_name().and_then(|n| n.to_str()).unwrap_or("file");
         self.counter += 1;
@@ -720,10 +751,20 @@ impl Writer {
         Ok(())
     }
 
-    /// Whether `destination`'s directory was created by this writer (so it cannot hold an
+    /// Whether `destination`'s directory was created by this run (so it cannot hold an
     /// earlier run's output).
-    fn in_new_dir(&self, destination: &Path) -> bool {
-        destination.parent().is_some_and(|dir| self.new_dirs.contains(dir))
+    fn in_new_dir(&mut self, destination: &Path) -> bool {
+        let Some(dir) = destination.parent() else { return false };
+        if let Some(&new) = self.seen.get(dir) {
+            return new;
+        }
+        // Not written to by this thread yet: perhaps by another. Only a positive answer is
+        // kept: a directory not seen by any thread may still be created by this run later.
+        let new = self.dirs.created(dir);
+        if new {
+            self.seen.insert(dir.to_owned(), true);
+        }
+        new
     }
 
     /// Makes every staged temporary file durable, then renames each over its destination. A
