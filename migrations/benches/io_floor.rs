@@ -6,8 +6,8 @@
 //! cargo bench -p oef-migrations --bench io_floor -- SRC OUT [JOBS]
 //! ```
 //!
-//! Two passes, each into a fresh directory under OUT (which must not exist), each followed by
-//! one `syncfs` as `oef-migrate` does:
+//! Two passes, each into a fresh directory under OUT (which must not exist; each pass's copy is
+//! removed after it), each followed by one `syncfs` as `oef-migrate` does:
 //!
 //! * `plain`: open, fstat, read, close the source; create, write, close the destination;
 //! * `crash-safe`: the same, but the destination is written as a temporary file in its
@@ -56,6 +56,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "io floor, {name:<10} {jobs} threads: {seconds:7.2} s  {:9.0} files/s",
             files.len() as f64 / seconds
         );
+        // Each pass starts with only the source tree there (more live files slow creation).
+        fs::remove_dir_all(&dest)?;
     }
     Ok(())
 }
