@@ -151,7 +151,7 @@ impl BatchWriter {
     }
 
     /// Writes `bytes` to a temporary file that becomes `dir/name` once [pushed](Self::push)
-    /// and committed. Takes `&self`, so several threads can stage files at once.
+    /// and committed.
     pub fn stage(&self, name: &str, bytes: &[u8]) -> Result<Staged> {
         let mut file = tempfile::NamedTempFile::new_in(&self.dir)
             .with_context(|| format!("{}: cannot create a temporary file", self.dir.display()))?;
