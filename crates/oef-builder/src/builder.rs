@@ -132,7 +132,8 @@ impl ExperimentBuilder {
         })
     }
 
-    /// Builds the experiment as a reflection message (required fields checked).
+    /// Builds the experiment as a reflection message (required fields checked), in
+    /// [`oef_proto::descriptor::v0_pool`].
     pub fn build_dynamic(&self) -> Result<DynamicMessage, BuildError> {
         self.build_node()?
             .into_dynamic(self.schema)

@@ -81,15 +81,21 @@ pub struct Schema {
 }
 
 static V0: LazyLock<Result<Schema, String>> = LazyLock::new(|| {
+    // From the v0-only pool: a third of the full pool's start-up cost, and v0 is all a build
+    // reflects over.
+    let root = oef_proto::descriptor::v0_pool()
+        .get_message_by_name(oef_proto::descriptor::V0_EXPERIMENT)
+        .ok_or_else(|| format!("{} is not in the v0 descriptor set", oef_proto::descriptor::V0_EXPERIMENT))?;
     Schema::new(
-        oef_proto::descriptor::v0_experiment(),
+        root,
         "hyperparameters",
         &["trainer.num_train_steps", "trainer.num_train_epochs"],
     )
 });
 
 impl Schema {
-    /// The format v0 schema (`deepomatic.oef.experiment.Experiment`).
+    /// The format v0 schema (`deepomatic.oef.experiment.Experiment`), over
+    /// [`oef_proto::descriptor::v0_pool`].
     pub fn v0() -> Result<&'static Schema, String> {
         V0.as_ref().map_err(Clone::clone)
     }
