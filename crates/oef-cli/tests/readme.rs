@@ -97,10 +97,12 @@ fn readme_main_job_and_platform_run_as_written() {
     assert!(status.success(), "the README's commands failed ({status}):\n{stdout}\n{stderr}");
 
     // The main job wrote a valid experiment (the block validates it too) ...
-    let experiment = std::fs::read(dir.path().join("experiment.pb")).unwrap();
+    // (A failed build does not stop the script: `a && b` is exempt from `set -e`.)
+    let experiment = std::fs::read(dir.path().join("experiment.pb"))
+        .unwrap_or_else(|e| panic!("no experiment.pb ({e}):\n{stdout}\n{stderr}"));
     assert!(!experiment.is_empty());
     // ... and the launch reached the server on the SQLite default, which created its database.
-    assert!(dir.path().join("oef.db").is_file(), "no oef.db in {}", dir.path().display());
+    assert!(dir.path().join("oef.db").is_file(), "no oef.db:\n{stdout}\n{stderr}");
     // stdout: the validation line, then the launch's reply as JSON.
     let json = &stdout[stdout.find('{').unwrap_or(stdout.len())..];
     let reply: serde_json::Value = serde_json::Deserializer::from_str(json)
