@@ -188,11 +188,33 @@ fn use_own_number_reader(out_dir: &Path) -> Result<(), BoxError> {
 
 /// `FileDescriptorSet.file` (1) and `FileDescriptorProto.source_code_info` (9).
 const SET_FILE: u32 = 1;
+const FILE_SOURCE_CODE_INFO: u32 = 9;
 /// `FileDescriptorProto.name`.
 const FILE_NAME: u32 = 1;
 /// Package and name of the format v0 root message, whose file and imports make the v0 set.
 const V0_ROOT_PACKAGE: &str = "deepomatic.oef.experiment";
 const V0_ROOT_MESSAGE: &str = "Experiment";
+
+/// The encoded set with every file's `source_code_info` removed; every other byte is kept.
+fn strip_source_info(set: &[u8]) -> Result<Vec<u8>, BoxError> {
+    let mut out = Vec::with_capacity(set.len());
+    for (number, field) in wire_fields(set)? {
+        if number != SET_FILE {
+            out.extend_from_slice(field.whole);
+            continue;
+        }
+        let mut file = Vec::with_capacity(field.payload.len());
+        for (inner, part) in wire_fields(field.payload)? {
+            if inner != FILE_SOURCE_CODE_INFO {
+                file.extend_from_slice(part.whole);
+            }
+        }
+        prost::encoding::encode_key(SET_FILE, prost::encoding::WireType::LengthDelimited, &mut out);
+        prost::encoding::encode_varint(file.len() as u64, &mut out);
+        out.extend_from_slice(&file);
+    }
+    Ok(out)
+}
 
 /// Names of the file declaring `package.message` and of every file it imports, transitively.
 fn import_closure(
@@ -232,28 +254,6 @@ fn keep_files(set: &[u8], keep: &std::collections::HashSet<String>) -> Result<Ve
             }
         }
         out.extend_from_slice(field.whole);
-    }
-    Ok(out)
-}
-const FILE_SOURCE_CODE_INFO: u32 = 9;
-
-/// The encoded set with every file's `source_code_info` removed; every other byte is kept.
-fn strip_source_info(set: &[u8]) -> Result<Vec<u8>, BoxError> {
-    let mut out = Vec::with_capacity(set.len());
-    for (number, field) in wire_fields(set)? {
-        if number != SET_FILE {
-            out.extend_from_slice(field.whole);
-            continue;
-        }
-        let mut file = Vec::with_capacity(field.payload.len());
-        for (inner, part) in wire_fields(field.payload)? {
-            if inner != FILE_SOURCE_CODE_INFO {
-                file.extend_from_slice(part.whole);
-            }
-        }
-        prost::encoding::encode_key(SET_FILE, prost::encoding::WireType::LengthDelimited, &mut out);
-        prost::encoding::encode_varint(file.len() as u64, &mut out);
-        out.extend_from_slice(&file);
     }
     Ok(out)
 }

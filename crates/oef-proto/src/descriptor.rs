@@ -140,11 +140,7 @@ mod tests {
             let full = pool().get_file_by_name(file.name()).unwrap();
             assert_eq!(file.file_descriptor_proto(), full.file_descriptor_proto(), "{}", file.name());
         }
-        for name in pool().files().map(|f| f.name().to_owned()).filter(|n| n.starts_with("deepomatic/")) {
-            let in_v0 = v0.get_file_by_name(&name).is_some();
-            let imported = v0_experiment().parent_file().dependencies().any(|d| d.name() == name);
-            assert!(in_v0 || !imported, "{name} is imported by the v0 root but missing");
-        }
+        // (A missing import would have failed `v0_pool`'s decoding already.)
         // The search spaces read the same from either pool.
         let root = v0.get_message_by_name(V0_EXPERIMENT).unwrap();
         let mut spaces = 0;
