@@ -60,21 +60,27 @@ fn readme_main_job_and_platform_run_as_written() {
         "port {README_PORT} is busy: the README's `oef serve` listens there by default; stop what uses it"
     );
     let dir = tempfile::tempdir().unwrap();
-    // `cargo run -q -p oef-cli -- ARGS` is this crate's binary with ARGS; any other cargo call
-    // in the block fails the script.
-    let script = format!(
-        "set -euo pipefail\n\
-         cargo() {{\n\
-           if [ \"$1 $2 $3 $4 $5\" != 'run -q -p oef-cli --' ]; then echo \"unexpected: cargo $*\" >&2; return 99; fi\n\
-           shift 5; \"$OEF_BIN\" \"$@\"\n\
-         }}\n\
-         {main_job}"
-    );
+    // `cargo run -q -p oef-cli -- ARGS` becomes this crate's binary with ARGS, through a `cargo`
+    // first on PATH that execs it (as cargo run does, so `$!` of `cargo run ... &` is the
+    // program itself); any other cargo call in the block fails the script.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::fs::write(
+        bin.join("cargo"),
+        "#!/bin/sh\n\
+         if [ \"$1 $2 $3 $4 $5\" != 'run -q -p oef-cli --' ]; then echo \"unexpected: cargo $*\" >&2; exit 99; fi\n\
+         shift 5; exec \"$OEF_BIN\" \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(bin.join("cargo"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let script = format!("set -euo pipefail\n{main_job}");
     let mut command = Command::new("bash");
     command
         .args(["-c", &script])
         .current_dir(dir.path())
         .env("OEF_BIN", env!("CARGO_BIN_EXE_oef"))
+        .env("PATH", path)
         .process_group(0);
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("OEF_") && name != "OEF_BIN" {
@@ -91,10 +97,16 @@ fn readme_main_job_and_platform_run_as_written() {
         .unwrap();
     let group = Group(child.id());
     let status = child.wait().unwrap();
+    // The block stops its server itself: the port is free again within a few seconds.
+    let stopped = (0..50).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        TcpListener::bind(("127.0.0.1", README_PORT)).is_ok()
+    });
     drop(group);
     let stdout = std::fs::read_to_string(&out_path).unwrap();
     let stderr = std::fs::read_to_string(&err_path).unwrap();
     assert!(status.success(), "the README's commands failed ({status}):\n{stdout}\n{stderr}");
+    assert!(stopped, "the README's server still listens on port {README_PORT} after the block:\n{stderr}");
 
     // The main job wrote a valid experiment (the block validates it too) ...
     // (A failed build does not stop the script: `a && b` is exempt from `set -e`.)
