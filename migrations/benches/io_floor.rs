@@ -9,13 +9,16 @@
 //! Two passes, each into a fresh directory under OUT (which must not exist; each pass's copy is
 //! removed after it), each followed by one `syncfs` as `oef-migrate` does:
 //!
-//! * `plain`: open, fstat, read, close the source; create, write, close the destination;
+//! * `plain`: open, fstat, read, close the source; create, write, close the destination: what
+//!   `oef-migrate` does per file for an `--out-dir` that does not exist yet (it builds the tree
+//!   aside and renames it into place at the end);
 //! * `crash-safe`: the same, but the destination is written as a temporary file in its
-//!   directory and renamed over, in batches as `oef-migrate` does: each thread writes up to
-//!   [`oef_migrations::run::BATCH`] temporary files, flushes them (`syncfs`), then renames them.
+//!   directory and renamed over, in batches as `oef-migrate` does into an existing directory
+//!   (or in place): each thread writes up to [`oef_migrations::run::BATCH`] temporary files,
+//!   flushes them (`syncfs`), then renames them.
 //!
-//! No program that reads and writes every file this way can beat the `crash-safe` figure on
-//! this machine; `scripts/bench-migrate.sh` prints it beside `oef-migrate`'s and `cp -r`'s.
+//! No program that reads and writes every file this way can beat these figures on this
+//! machine; `scripts/bench-migrate.sh` prints them beside `oef-migrate`'s and `cp -r`'s.
 //! Without `--bench` (as `cargo test --all-targets` runs benches) it does nothing.
 
 use std::{

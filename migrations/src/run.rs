@@ -15,6 +15,13 @@
 //! at every moment the complete old or the complete new version, even on a crash or `SIGKILL`.
 //! Temporary files are named `.<name>.oef-migrate-<pid>-<n>.tmp`; those of a process that no
 //! longer runs are removed by the next run over the same tree.
+//!
+//! A new tree: when `--out-dir DIR` does not exist yet, the run builds the whole tree in a
+//! hidden sibling, `.<DIR's name>.oef-migrate-<pid>-0.tmp`, writing each file under its final
+//! name (no temporary file, no rename per file: a third less kernel time per file on tmpfs),
+//! flushes it once, then renames it to `DIR` (never over a `DIR` created meanwhile: then each
+//! file is renamed into it instead). `DIR` appears complete or not at all; the hidden tree of a
+//! run that was killed is removed by the next run into the same `DIR`.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -332,7 +339,11 @@ fn walk(root: &Path, dir: &Path, clean_stale: bool, inputs: &mut Vec<Input>, fai
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if is_temp_name(name) {
             if clean_stale && temp_pid(name).is_some_and(|pid| !process_alive(pid)) {
-                let _ = fs::remove_file(&path);
+                // A temporary file, or the hidden tree of a new --out-dir ([`Staging`]).
+                let _ = match file_type {
+                    Some(t) if t.is_dir() => fs::remove_dir_all(&path),
+                    _ => fs::remove_file(&path),
+                };
             }
             continue;
         }
@@ -403,6 +414,19 @@ pub fn run(
     let jobs = options.jobs.max(1).min(inputs.len().max(1));
     let chunks = Chunks::new(inputs.len(), jobs);
     let dirs = Dirs::default();
+    // A new --out-dir is built in a hidden sibling and renamed into place at the end.
+    let staging = match &options.mode {
+        Mode::OutDir(dir) if !inputs.is_empty() => Staging::begin(dir),
+        _ => None,
+    };
+    let staged_options;
+    let (options, direct) = match &staging {
+        Some(staging) => {
+            staged_options = Options { mode: Mode::OutDir(staging.temp.clone()), ..options.clone() };
+            (&staged_options, true)
+        }
+        None => (options, false),
+    };
     let mut reports: Vec<(usize, FileReport)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..jobs)
             .map(|_| {
@@ -410,7 +434,7 @@ pub fn run(
                     if jobs > 1 && inputs.len() >= THREAD_POOLS_FROM {
                         snapshot::use_thread_pools();
                     }
-                    let mut writer = Writer::new(&dirs);
+                    let mut writer = Writer::new(&dirs, direct);
                     // (input index, report); staged writes refer to their report by position.
                     let mut done: Vec<(usize, FileReport)> = Vec::new();
                     while let Some(run) = chunks.claim() {
@@ -436,8 +460,10 @@ pub fn run(
             })
             .collect()
     });
-    if matches!(options.mode, Mode::InPlace | Mode::OutDir(_)) {
-        final_sync(inputs, options);
+    match staging {
+        Some(staging) => staging.commit(inputs, &mut reports),
+        None if matches!(options.mode, Mode::InPlace | Mode::OutDir(_)) => final_sync(inputs, options),
+        None => {}
     }
     // Input order is path order already for one PATH argument ([`collect`] walks sorted), which
     // spares [`Report::new`] from sorting by path.
@@ -664,9 +690,12 @@ impl Dirs {
     }
 }
 
-/// Stages crash-safe writes: temporary file, flush, rename; see the module docs.
+/// Stages crash-safe writes: temporary file, flush, rename; see the module docs. A writer into
+/// a [`Staging`] tree writes each file under its final name instead (`direct`).
 struct Writer<'a> {
     pending: Vec<Pending>,
+    /// Files go straight to their destination (a tree nobody sees before the run ends).
+    direct: bool,
     /// The run's destination directories.
     dirs: &'a Dirs,
     /// Those this thread has seen, and whether the run created them (spares the lock).
@@ -698,12 +727,13 @@ struct Pending {
 }
 
 impl<'a> Writer<'a> {
-    /// A writer staging into the run's `dirs`.
-    fn new(dirs: &'a Dirs) -> Self {
-        Self { pending: Vec::new(), dirs, seen: HashMap::new(), counter: 0 }
+    /// A writer staging into the run's `dirs`; `direct` for a [`Staging`] tree.
+    fn new(dirs: &'a Dirs, direct: bool) -> Self {
+        Self { pending: Vec::new(), direct, dirs, seen: HashMap::new(), counter: 0 }
     }
 
-    /// Writes `bytes` to a new temporary file beside `destination` (not yet renamed).
+    /// Writes `bytes` to a new temporary file beside `destination` (not yet renamed), or, for a
+    /// direct writer, to `destination` itself, which must not exist yet.
     fn stage(
         &mut self,
         destination: &Path,
@@ -717,8 +747,13 @@ impl<'a> Writer<'a> {
             self.seen.insert(dir.to_owned(), new);
         }
         let name = destination.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-        self.counter += 1;
-        let temp = dir.join(format!(".{name}.oef-migrate-{}-{}.tmp", pid(), self.counter));
+        let temp = if self.direct {
+            destination.to_owned()
+        } else {
+            self.counter += 1;
+            dir.join(format!(".{name}.oef-migrate-{}-{}.tmp", pid(), self.counter))
+        };
+        let mut created = false;
         let result = (|| {
             let mut options = fs::OpenOptions::new();
             options.write(true).create_new(true);
@@ -733,7 +768,14 @@ impl<'a> Writer<'a> {
                     exact = true;
                 }
             }
-            let mut file = options.open(&temp)?;
+            let mut file = options.open(&temp).map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists if self.direct => std::io::Error::new(
+                    e.kind(),
+                    "another input of this run has the same destination (PATH arguments with files of the same relative path)",
+                ),
+                _ => e,
+            })?;
+            created = true;
             file.write_all(bytes)?;
             if let (Some(permissions), false) = (permissions, exact) {
                 file.set_permissions(permissions)?;
@@ -744,10 +786,14 @@ impl<'a> Writer<'a> {
             Ok(())
         })();
         if let Err(e) = result {
-            let _ = fs::remove_file(&temp);
+            if created {
+                let _ = fs::remove_file(&temp);
+            }
             return Err(MigrateError::io(format!("writing {}", temp.display()), e));
         }
-        self.pending.push(Pending { temp, destination: destination.to_owned(), slot });
+        if !self.direct {
+            self.pending.push(Pending { temp, destination: destination.to_owned(), slot });
+        }
         Ok(())
     }
 
@@ -791,6 +837,116 @@ impl<'a> Writer<'a> {
                 }
             }
         }
+    }
+}
+
+/// A new `--out-dir`, built in a hidden sibling and renamed into place by [`Staging::commit`]
+/// (see the module docs).
+struct Staging {
+    /// The `--out-dir` asked for.
+    dir: PathBuf,
+    /// The hidden sibling the run writes into.
+    temp: PathBuf,
+}
+
+impl Staging {
+    /// Creates the hidden sibling of `dir` when `dir` does not exist (its parents are created),
+    /// after removing those left by runs that no longer run. `None` (write into `dir` file by
+    /// file) when `dir` exists or the sibling cannot be made.
+    fn begin(dir: &Path) -> Option<Staging> {
+        match fs::symlink_metadata(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            _ => return None,
+        }
+        let name = dir.file_name()?.to_str()?;
+        let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        fs::create_dir_all(parent).ok()?;
+        let prefix = format!(".{name}.oef-migrate-");
+        for entry in fs::read_dir(parent).ok()?.flatten() {
+            let entry_name = entry.file_name();
+            let Some(entry_name) = entry_name.to_str() else { continue };
+            if entry_name.starts_with(&prefix)
+                && is_temp_name(entry_name)
+                && temp_pid(entry_name).is_some_and(|pid| pid == std::process::id() || !process_alive(pid))
+            {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+        let temp = parent.join(format!("{prefix}{}-0.tmp", pid()));
+        fs::create_dir(&temp).ok()?;
+        Some(Staging { dir: dir.to_owned(), temp })
+    }
+
+    /// Flushes the tree and renames it to its `dir`; when `dir` appeared meanwhile, renames each
+    /// written file into it instead. A file that cannot be moved fails its report (in `reports`,
+    /// by input index into `inputs`).
+    fn commit(self, inputs: &[Input], reports: &mut [(usize, FileReport)]) {
+        let fail = |report: &mut FileReport, error: MigrateError| {
+            report.outcome = Outcome::Failed;
+            report.error = Some(error.to_string());
+        };
+        if let Err(e) = sync_filesystem(&self.temp) {
+            for (index, report) in reports.iter_mut() {
+                if inputs.get(*index).is_some_and(|i| self.temp.join(&i.relative).exists()) {
+                    fail(report, MigrateError::io(format!("flushing {}", self.temp.display()), clone_io(&e)));
+                }
+            }
+            let _ = fs::remove_dir_all(&self.temp);
+            return;
+        }
+        if fs::read_dir(&self.temp).map(|mut entries| entries.next().is_none()).unwrap_or(false) {
+            let _ = fs::remove_dir(&self.temp); // nothing written: no empty DIR either
+            return;
+        }
+        if rename_noreplace(&self.temp, &self.dir).is_ok() {
+            let parent = self.dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            if let Ok(parent) = fs::File::open(parent) {
+                let _ = parent.sync_all(); // the rename itself
+            }
+            return;
+        }
+        let dirs = Dirs::default();
+        for (index, report) in reports.iter_mut() {
+            let Some(input) = inputs.get(*index) else { continue };
+            let from = self.temp.join(&input.relative);
+            if fs::symlink_metadata(&from).is_err() {
+                continue;
+            }
+            let to = self.dir.join(&input.relative);
+            let dir = to.parent().unwrap_or(&self.dir);
+            if let Err(e) = dirs.ensure(dir).and_then(|_| fs::rename(&from, &to)) {
+                fail(report, MigrateError::io(format!("renaming over {}", to.display()), e));
+            }
+        }
+        let _ = fs::remove_dir_all(&self.temp);
+        let _ = sync_filesystem(&self.dir);
+    }
+}
+
+/// Renames `from` to `to` unless `to` exists (atomically where the platform can).
+fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::{ffi::CString, os::unix::ffi::OsStrExt as _};
+        let cstr = |p: &Path| {
+            CString::new(p.as_os_str().as_bytes()).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+        };
+        let (from, to) = (cstr(from)?, cstr(to)?);
+        // SAFETY: both are NUL-terminated paths that live for the duration of the call.
+        let done = unsafe {
+            libc::renameat2(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::RENAME_NOREPLACE)
+        };
+        if done != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        if fs::symlink_metadata(to).is_ok() {
+            return Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists));
+        }
+        fs::rename(from, to)
     }
 }
 

@@ -210,6 +210,45 @@ fn out_dir_mirrors_and_downgrade_restores_the_input() {
 }
 
 #[test]
+fn a_new_out_dir_is_built_aside_and_appears_whole() {
+    let (dir, files) = tree(4);
+    let parent = tempfile::tempdir().unwrap();
+    let out = parent.path().join("deep/out");
+    // What a killed run into the same new directory left (its process is gone), and a stranger.
+    let stale = parent.path().join("deep/.out.oef-migrate-4294967-0.tmp");
+    fs::create_dir_all(stale.join("a")).unwrap();
+    fs::write(stale.join("a/half.pb"), b"\x12").unwrap();
+    fs::write(parent.path().join("deep/.other.oef-migrate-4294967-0.tmp"), b"not ours").unwrap();
+    // Two PATH arguments holding the same relative path: both cannot go to out/x.pb.
+    let twin = tempfile::tempdir().unwrap();
+    fs::copy(&files[0], twin.path().join("x.pb")).unwrap();
+    fs::copy(&files[1], dir.path().join("x.pb")).unwrap();
+    let run = oef_migrate(&["--to", "1", "--out-dir", out.to_str().unwrap()], &[dir.path(), twin.path()]);
+    let text = stdout(&run, twin.path());
+    assert_eq!(run.status.code(), Some(1), "{text}");
+    assert!(text.contains("5 migrated, 0 already current, 1 failed"), "{text}");
+    assert!(text.contains("another input of this run has the same destination"), "{text}");
+    for file in &files {
+        assert_eq!(decode(&out.join(file.strip_prefix(dir.path()).unwrap())).1, 1);
+    }
+    assert_eq!(decode(&out.join("x.pb")).1, 1);
+    let mut left: Vec<String> =
+        fs::read_dir(parent.path().join("deep")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    left.sort();
+    assert_eq!(left, [".other.oef-migrate-4294967-0.tmp", "out"]);
+    // Nothing to write (only a bad file): no directory appears.
+    let bad = tempfile::tempdir().unwrap();
+    fs::write(bad.path().join("garbage.pb"), [0xff, 0xfe, 0x00]).unwrap();
+    let empty = parent.path().join("empty");
+    assert_eq!(oef_migrate(&["--out-dir", empty.to_str().unwrap()], &[bad.path()]).status.code(), Some(1));
+    assert!(!empty.exists());
+    let mut left: Vec<String> =
+        fs::read_dir(parent.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    left.sort();
+    assert_eq!(left, ["deep"]);
+}
+
+#[test]
 fn format_conversion_and_detection_ignore_extensions() {
     let (dir, files) = tree(3);
     // A JSON file named .pb and a binary file named .json are detected from content.

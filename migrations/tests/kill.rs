@@ -133,3 +133,79 @@ fn sigkill_at_random_moments_leaves_every_file_old_or_new() {
     // The kills did land in the middle of runs (not all before the first or after the last write).
     assert!(partial_runs >= PARTIAL, "only {partial_runs} of {rounds} kills interrupted a run (full run: {full:?})");
 }
+
+/// Hidden trees of a new `--out-dir` (`.out.oef-migrate-<pid>-0.tmp`) in `parent`.
+fn staging_trees(parent: &Path) -> usize {
+    fs::read_dir(parent)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(".out.oef-migrate-"))
+        .count()
+}
+
+/// A new `--out-dir` is built aside and renamed into place at the end: killed at any moment,
+/// the directory is either absent or complete, and a rerun builds it and removes what the
+/// killed run left.
+#[test]
+fn sigkill_into_a_new_out_dir_leaves_it_absent_or_whole() {
+    const SOURCES: usize = 600;
+    let src = tempfile::tempdir().unwrap();
+    let parent = tempfile::tempdir().unwrap();
+    let out = parent.path().join("out");
+    let defaults = common::defaults();
+    let mut relative = Vec::with_capacity(SOURCES);
+    for i in 0..SOURCES {
+        let (key, pb, json) = &defaults[i % defaults.len()];
+        let sub = format!("d{}", i % 5);
+        fs::create_dir_all(src.path().join(&sub)).unwrap();
+        let (name, bytes) = if i % 2 == 0 { (format!("{i}-{key}.pb"), pb) } else { (format!("{i}-{key}.json"), json) };
+        let rel = Path::new(&sub).join(name);
+        fs::write(src.path().join(&rel), bytes).unwrap();
+        relative.push(rel);
+    }
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_oef-migrate"))
+            .args(["--to", "1", "--jobs", "2", "--out-dir"])
+            .arg(&out)
+            .arg(src.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("oef-migrate starts")
+    };
+    let whole = |round: usize| {
+        for rel in &relative {
+            let bytes = fs::read(out.join(rel)).unwrap_or_else(|e| panic!("round {round}: {}: {e}", rel.display()));
+            assert_eq!(document::decode(&bytes).unwrap().1.version, 1, "round {round}: {}", rel.display());
+        }
+    };
+    let start = Instant::now();
+    assert!(spawn().wait().unwrap().success());
+    let full = start.elapsed();
+    whole(0);
+    assert_eq!(staging_trees(parent.path()), 0);
+
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut mid_run = 0;
+    for round in 1..=20 {
+        if round > 8 && mid_run >= 2 {
+            break;
+        }
+        fs::remove_dir_all(&out).unwrap();
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let mut child = spawn();
+        std::thread::sleep(full.mul_f64((state % 1000) as f64 / 1000.0 * 1.1));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        if out.exists() {
+            whole(round); // killed after the rename: complete
+        } else if staging_trees(parent.path()) > 0 {
+            mid_run += 1; // killed while the hidden tree was being written
+        }
+        assert!(spawn().wait().unwrap().success(), "round {round}");
+        whole(round);
+        assert_eq!(staging_trees(parent.path()), 0, "round {round}: the killed run's hidden tree is left");
+    }
+    assert!(mid_run >= 2, "only {mid_run} kills landed while the tree was being written (full run: {full:?})");
+}
