@@ -108,7 +108,22 @@ enum Format {
     Text,
 }
 
+/// `mi_option_purge_delay` in mimalloc 3's `mi_option_e` (the C enum; libmimalloc-sys names no
+/// constant for it). Checked by `purge_delay_option_is_the_one_meant` below.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Memory freed by a worker is kept for reuse instead of returned to the system: a run frees
+/// and reallocates the same amounts file after file, and with mimalloc's default (return what
+/// was free for a second) each return cost a fresh 2 MiB transparent huge page, zeroed by the
+/// kernel, on the next use (~700 page faults for 40k files; 280 without returns; 5 % less CPU
+/// time, same-session A/B).
+fn keep_freed_memory() {
+    // SAFETY: sets a process-wide option of the allocator; callable at any time.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+}
+
 fn main() -> ExitCode {
+    keep_freed_memory();
     let cli = Cli::parse();
     match run_cli(cli) {
         Ok(code) => code,
@@ -187,4 +202,20 @@ fn run_cli(cli: Cli) -> anyhow::Result<ExitCode> {
         print!("{}", report.render_text());
     }
     Ok(ExitCode::from(u8::try_from(report.exit_code()).unwrap_or(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn purge_delay_option_is_the_one_meant() {
+        // mimalloc 3's default purge delay is 1000 ms; no neighbouring option defaults to it
+        // (deprecated_eager_commit_delay 1, use_numa_nodes 0, os_tag 100, ...).
+        // SAFETY: reads a process-wide option of the allocator.
+        let default = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        assert_eq!(default, 1000);
+        keep_freed_memory();
+        assert_eq!(unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) }, -1);
+    }
 }
