@@ -423,9 +423,9 @@ pub fn run(
     let (options, direct) = match &staging {
         Some(staging) => {
             staged_options = Options { mode: Mode::OutDir(staging.temp.clone()), ..options.clone() };
-            (&staged_options, true)
+            (&staged_options, Some((staging.temp.as_path(), staging.dir.as_path())))
         }
-        None => (options, false),
+        None => (options, None),
     };
     let mut reports: Vec<(usize, FileReport)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..jobs)
@@ -694,8 +694,9 @@ impl Dirs {
 /// a [`Staging`] tree writes each file under its final name instead (`direct`).
 struct Writer<'a> {
     pending: Vec<Pending>,
-    /// Files go straight to their destination (a tree nobody sees before the run ends).
-    direct: bool,
+    /// Files go straight to their destination (a tree nobody sees before the run ends): the
+    /// hidden tree's root, and the directory it becomes (the one messages name).
+    direct: Option<(&'a Path, &'a Path)>,
     /// The run's destination directories.
     dirs: &'a Dirs,
     /// Those this thread has seen, and whether the run created them (spares the lock).
@@ -728,7 +729,7 @@ struct Pending {
 
 impl<'a> Writer<'a> {
     /// A writer staging into the run's `dirs`; `direct` for a [`Staging`] tree.
-    fn new(dirs: &'a Dirs, direct: bool) -> Self {
+    fn new(dirs: &'a Dirs, direct: Option<(&'a Path, &'a Path)>) -> Self {
         Self { pending: Vec::new(), direct, dirs, seen: HashMap::new(), counter: 0 }
     }
 
@@ -743,11 +744,11 @@ impl<'a> Writer<'a> {
     ) -> Result<(), MigrateError> {
         let dir = destination.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if !self.seen.contains_key(dir) {
-            let new = self.dirs.ensure(dir).map_err(|e| MigrateError::io(format!("creating {}", dir.display()), e))?;
+            let new = self.dirs.ensure(dir).map_err(|e| MigrateError::io(format!("creating {}", self.shown(dir).display()), e))?;
             self.seen.insert(dir.to_owned(), new);
         }
         let name = destination.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-        let temp = if self.direct {
+        let temp = if self.direct.is_some() {
             destination.to_owned()
         } else {
             self.counter += 1;
@@ -769,7 +770,7 @@ impl<'a> Writer<'a> {
                 }
             }
             let mut file = options.open(&temp).map_err(|e| match e.kind() {
-                std::io::ErrorKind::AlreadyExists if self.direct => std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists if self.direct.is_some() => std::io::Error::new(
                     e.kind(),
                     "another input of this run has the same destination (PATH arguments with files of the same relative path)",
                 ),
@@ -789,12 +790,20 @@ impl<'a> Writer<'a> {
             if created {
                 let _ = fs::remove_file(&temp);
             }
-            return Err(MigrateError::io(format!("writing {}", temp.display()), e));
+            return Err(MigrateError::io(format!("writing {}", self.shown(&temp).display()), e));
         }
-        if !self.direct {
+        if self.direct.is_none() {
             self.pending.push(Pending { temp, destination: destination.to_owned(), slot });
         }
         Ok(())
+    }
+
+    /// `path` as messages name it: in a [`Staging`] tree, the path it will have.
+    fn shown(&self, path: &Path) -> PathBuf {
+        match self.direct.and_then(|(temp, dir)| Some(dir.join(path.strip_prefix(temp).ok()?))) {
+            Some(path) => path,
+            None => path.to_owned(),
+        }
     }
 
     /// Whether `destination`'s directory was created by this run (so it cannot hold an

@@ -228,6 +228,9 @@ fn a_new_out_dir_is_built_aside_and_appears_whole() {
     assert_eq!(run.status.code(), Some(1), "{text}");
     assert!(text.contains("5 migrated, 0 already current, 1 failed"), "{text}");
     assert!(text.contains("another input of this run has the same destination"), "{text}");
+    // The message names the file where it was to be, not in the hidden tree.
+    let written_to = format!("writing {}: another input", out.join("x.pb").display());
+    assert!(String::from_utf8_lossy(&run.stdout).contains(&written_to), "{text}");
     for file in &files {
         assert_eq!(decode(&out.join(file.strip_prefix(dir.path()).unwrap())).1, 1);
     }
