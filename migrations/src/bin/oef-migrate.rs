@@ -59,7 +59,8 @@ struct Cli {
     #[arg(long, conflicts_with = "out_dir")]
     in_place: bool,
 
-    /// Write results under DIR, mirroring paths relative to each PATH argument
+    /// Write results under DIR, mirroring paths relative to each PATH argument (a DIR that does
+    /// not exist yet is built aside and appears whole at the end)
     #[arg(long, value_name = "DIR")]
     out_dir: Option<PathBuf>,
 
