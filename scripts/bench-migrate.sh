@@ -6,6 +6,7 @@
 # into a new directory (release build). Prints files/s and the ratios.
 #
 #   scripts/bench-migrate.sh [N] [JOBS]     (JOBS: oef-migrate --jobs; default: its own default)
+#   ROUNDS=5 scripts/bench-migrate.sh       (rounds of the three programs; medians reported)
 #
 # The tree goes under $TMPDIR (default /tmp). TMPDIR=/dev/shm (tmpfs) measures the programs; on
 # a journal-less ext4 disk, file creation slows down after many recent deletions, so `cp -r`
@@ -40,33 +41,51 @@ PY
 sync
 
 now() { date +%s.%N; }
-# Each program starts with only the source tree there: the copy of the one before is removed
-# first (with 200k more files alive, creating and renaming files got up to 1.4x slower here).
-t0=$(now); cp -r "$WORK/src" "$WORK/cp"; t1=$(now); sync; t2=$(now)
-rm -rf "$WORK/cp"
-# The floor copies with as many threads as oef-migrate runs (one per CPU unless JOBS).
-"$FLOOR" --bench "$WORK/src" "$WORK/floor" ${JOBS} | tee "$WORK/floor.txt"
-rm -rf "$WORK/floor"
-# oef-migrate makes its output durable itself (syncfs before renames and at the end).
-t3=$(now)
-"$BIN" --to 1 ${JOBS:+--jobs "$JOBS"} --out-dir "$WORK/out" "$WORK/src" > "$WORK/report.txt"; t4=$(now)
-tail -1 "$WORK/report.txt"
+# ROUNDS rounds (default 3), each running cp -r, the floor and oef-migrate in turn; the medians
+# are reported (one run of each swung by up to 1.3x on this VM). Each program starts with only
+# the source tree there: the copy of the one before is removed first (with 200k more files
+# alive, creating and renaming files got up to 1.4x slower here).
+ROUNDS=${ROUNDS:-3}
+: > "$WORK/times.txt"
+for round in $(seq "$ROUNDS"); do
+  t0=$(now); cp -r "$WORK/src" "$WORK/cp"; t1=$(now); sync; t2=$(now)
+  rm -rf "$WORK/cp"
+  # The floor copies with as many threads as oef-migrate runs (one per CPU unless JOBS).
+  "$FLOOR" --bench "$WORK/src" "$WORK/floor" ${JOBS} | tee -a "$WORK/floor.txt"
+  rm -rf "$WORK/floor"
+  # oef-migrate makes its output durable itself (syncfs, then the new tree renamed into place).
+  t3=$(now)
+  "$BIN" --to 1 ${JOBS:+--jobs "$JOBS"} --out-dir "$WORK/out" "$WORK/src" > "$WORK/report.txt"; t4=$(now)
+  echo "round $round: $(tail -1 "$WORK/report.txt")"
+  rm -rf "$WORK/out"
+  echo "$t0 $t1 $t2 $t3 $t4" >> "$WORK/times.txt"
+done
 
-python3 - "$N" "$t0" "$t1" "$t2" "$t3" "$t4" "${JOBS}" "$WORK/floor.txt" <<'PY'
-import re, sys
-n, t0, t1, t2, t3, t4 = int(sys.argv[1]), *map(float, sys.argv[2:7])
-jobs, floor_txt = sys.argv[7] or "default (one per CPU)", sys.argv[8]
-floor = {m[0]: float(m[1]) for m in re.findall(r"io floor, (\S+) .*?: +([0-9.]+) s", open(floor_txt).read())}
-cp, cps, mig = t1 - t0, t2 - t0, t4 - t3
-print(f"files: {n}  jobs: {jobs}")
-print(f"cp -r:                   {cp:7.2f} s  {n / cp:9.0f} files/s")
-print(f"cp -r + sync:            {cps:7.2f} s  {n / cps:9.0f} files/s")
-print(f"oef-migrate --out-dir:   {mig:7.2f} s  {n / mig:9.0f} files/s")
-print(f"ratio oef-migrate / cp -r:         {mig / cp:6.2f}x")
-print(f"ratio oef-migrate / (cp -r + sync): {mig / cps:6.2f}x")
-print(f"ratio oef-migrate / io floor, plain:      {mig / floor['plain']:6.2f}x "
-      f"(the floor of a new --out-dir, what oef-migrate does here: {n / floor['plain']:.0f} files/s)")
-print(f"ratio oef-migrate / io floor, crash-safe: {mig / floor['crash-safe']:6.2f}x "
-      f"(the floor into an existing directory, a temporary file and a rename per file: "
-      f"{n / floor['crash-safe']:.0f} files/s)")
+python3 - "$N" "${JOBS}" "$WORK/floor.txt" "$WORK/times.txt" <<'PY'
+import re, statistics, sys
+n, jobs, floor_txt, times_txt = int(sys.argv[1]), sys.argv[2] or "default (one per CPU)", sys.argv[3], sys.argv[4]
+floors = {}
+for kind, secs in re.findall(r"io floor, (\S+) .*?: +([0-9.]+) s", open(floor_txt).read()):
+    floors.setdefault(kind, []).append(float(secs))
+rounds = [list(map(float, line.split())) for line in open(times_txt) if line.strip()]
+cp = [r[1] - r[0] for r in rounds]
+cps = [r[2] - r[0] for r in rounds]
+mig = [r[4] - r[3] for r in rounds]
+med = statistics.median
+def rate(label, secs):
+    rates = sorted(n / s for s in secs)
+    print(f"{label:24} {med(secs):7.2f} s  {n / med(secs):9.0f} files/s  (rounds: {', '.join(f'{r:.0f}' for r in rates)})")
+print(f"files: {n}  jobs: {jobs}  rounds: {len(rounds)} (medians)")
+rate("cp -r:", cp)
+rate("cp -r + sync:", cps)
+rate("oef-migrate --out-dir:", mig)
+rate("io floor, plain:", floors["plain"])
+rate("io floor, crash-safe:", floors["crash-safe"])
+m = med(mig)
+print(f"ratio oef-migrate / cp -r:         {m / med(cp):6.2f}x")
+print(f"ratio oef-migrate / (cp -r + sync): {m / med(cps):6.2f}x")
+print(f"ratio oef-migrate / io floor, plain:      {m / med(floors['plain']):6.2f}x "
+      f"(the floor of a new --out-dir, what oef-migrate does here)")
+print(f"ratio oef-migrate / io floor, crash-safe: {m / med(floors['crash-safe']):6.2f}x "
+      f"(the floor into an existing directory, a temporary file and a rename per file)")
 PY
