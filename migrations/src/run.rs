@@ -308,6 +308,22 @@ fn temp_pid(name: &str) -> Option<u32> {
     rest.split('-').next()?.parse().ok()
 }
 
+/// Whether `name` is one of our temporary files (or hidden trees) and its process no longer runs.
+fn left_by_ended_run(name: &str) -> bool {
+    is_temp_name(name) && temp_pid(name).is_some_and(|pid| !process_alive(pid))
+}
+
+/// Removes what an ended run left: a temporary file, or the hidden tree of a new `--out-dir`
+/// ([`Staging`]) when `is_dir`.
+fn remove_left_over(path: &Path, is_dir: bool) {
+    let _ = if is_dir { fs::remove_dir_all(path) } else { fs::remove_file(path) };
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+fn directory_of(path: &Path) -> &Path {
+    path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
 /// Expands PATH arguments into inputs, recursing into directories (sorted, symlinks to files
 /// followed, our temporary files skipped). A PATH that cannot be read is a failed report.
 /// Temporary files left by a process that no longer runs are removed when `clean_stale`.
@@ -338,12 +354,8 @@ fn walk(root: &Path, dir: &Path, clean_stale: bool, inputs: &mut Vec<Input>, fai
     for (path, file_type) in entries {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if is_temp_name(name) {
-            if clean_stale && temp_pid(name).is_some_and(|pid| !process_alive(pid)) {
-                // A temporary file, or the hidden tree of a new --out-dir ([`Staging`]).
-                let _ = match file_type {
-                    Some(t) if t.is_dir() => fs::remove_dir_all(&path),
-                    _ => fs::remove_file(&path),
-                };
+            if clean_stale && left_by_ended_run(name) {
+                remove_left_over(&path, file_type.is_some_and(|t| t.is_dir()));
             }
             continue;
         }
@@ -742,7 +754,7 @@ impl<'a> Writer<'a> {
         permissions: Option<fs::Permissions>,
         slot: usize,
     ) -> Result<(), MigrateError> {
-        let dir = destination.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = directory_of(destination);
         if !self.seen.contains_key(dir) {
             let new = self.dirs.ensure(dir).map_err(|e| MigrateError::io(format!("creating {}", self.shown(dir).display()), e))?;
             self.seen.insert(dir.to_owned(), new);
@@ -868,20 +880,19 @@ impl Staging {
             _ => return None,
         }
         let name = dir.file_name()?.to_str()?;
-        let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let parent = directory_of(dir);
         fs::create_dir_all(parent).ok()?;
         let prefix = format!(".{name}.oef-migrate-");
+        let own = format!("{prefix}{}-0.tmp", pid());
         for entry in fs::read_dir(parent).ok()?.flatten() {
             let entry_name = entry.file_name();
             let Some(entry_name) = entry_name.to_str() else { continue };
-            if entry_name.starts_with(&prefix)
-                && is_temp_name(entry_name)
-                && temp_pid(entry_name).is_some_and(|pid| pid == std::process::id() || !process_alive(pid))
-            {
-                let _ = fs::remove_dir_all(entry.path());
+            // An ended run's, or one of an ended process that had this process's id.
+            if entry_name.starts_with(&prefix) && (left_by_ended_run(entry_name) || entry_name == own) {
+                remove_left_over(&entry.path(), entry.file_type().is_ok_and(|t| t.is_dir()));
             }
         }
-        let temp = parent.join(format!("{prefix}{}-0.tmp", pid()));
+        let temp = parent.join(own);
         fs::create_dir(&temp).ok()?;
         Some(Staging { dir: dir.to_owned(), temp })
     }
@@ -908,8 +919,7 @@ impl Staging {
             return;
         }
         if rename_noreplace(&self.temp, &self.dir).is_ok() {
-            let parent = self.dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            if let Ok(parent) = fs::File::open(parent) {
+            if let Ok(parent) = fs::File::open(directory_of(&self.dir)) {
                 let _ = parent.sync_all(); // the rename itself
             }
             return;

@@ -60,6 +60,14 @@ fn check_tree(files: &[(PathBuf, Vec<u8>)], registry: &Registry, deep: bool) -> 
     (old, new)
 }
 
+/// The next deterministic pseudo-random fraction in [0, 1), in steps of 1/1000 (xorshift).
+fn next_fraction(state: &mut u64) -> f64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    (*state % 1000) as f64 / 1000.0
+}
+
 fn temp_files(dir: &Path) -> usize {
     let mut count = 0;
     for entry in fs::read_dir(dir).unwrap() {
@@ -112,10 +120,7 @@ fn sigkill_at_random_moments_leaves_every_file_old_or_new() {
         }
         rounds += 1;
         reset(&files);
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let delay = full.mul_f64((state % 1000) as f64 / 1000.0 * 1.2);
+        let delay = full.mul_f64(next_fraction(&mut state) * 1.2);
         let mut child = spawn(dir.path());
         std::thread::sleep(delay);
         let _ = child.kill(); // SIGKILL
@@ -191,11 +196,8 @@ fn sigkill_into_a_new_out_dir_leaves_it_absent_or_whole() {
             break;
         }
         fs::remove_dir_all(&out).unwrap();
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
         let mut child = spawn();
-        std::thread::sleep(full.mul_f64((state % 1000) as f64 / 1000.0 * 1.1));
+        std::thread::sleep(full.mul_f64(next_fraction(&mut state) * 1.1));
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
         if out.exists() {
