@@ -3,8 +3,9 @@
 #   1. one build in-process: criterion bench `oef-builder/build` vs scripts/py/bench_builder.py
 #      (issue target: >= 100x);
 #   2. `oef export-catalog` of all 404 keys vs scripts/py/export_catalog.py, both started as
-#      processes, best of 5 wall-clock runs each (issue target: >= 20x), writing into a fresh
-#      directory under $BENCH_OUT (default /dev/shm, a tmpfs) and, for comparison, under target/.
+#      processes, best of 5 wall-clock runs each (issue target: >= 20x), each writing a new
+#      directory (one that does not exist yet; both create it) under $BENCH_OUT (default
+#      /dev/shm, a tmpfs) and, for comparison, under target/.
 #      Why tmpfs first: on a journal-less ext4 (this machine's disk), creating a file scans past
 #      every inode deleted in the last ~30 s (`recently_deleted` in the kernel), so repeated
 #      runs that create and delete 404 files get slower and slower, whoever runs them; that
@@ -25,14 +26,14 @@ py_build = json.loads(sys.argv[1])["build_us_per_experiment"]
 python, config = sys.argv[2], sys.argv[3]
 
 def best(cmd, base, runs=5):
-    """Best wall-clock seconds of `runs` runs, each into a fresh directory under `base`."""
+    """Best wall-clock seconds of `runs` runs, each writing a new directory under `base`."""
     times = []
     for _ in range(runs):
-        out = tempfile.mkdtemp(dir=base)
+        parent = tempfile.mkdtemp(dir=base)
         start = time.perf_counter()
-        subprocess.run(cmd + ["-o", out], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(cmd + ["-o", os.path.join(parent, "out")], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         times.append(time.perf_counter() - start)
-        shutil.rmtree(out)
+        shutil.rmtree(parent)
     return min(times)
 
 target = os.environ.get("CARGO_TARGET_DIR") or "target"

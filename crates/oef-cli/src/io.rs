@@ -128,62 +128,279 @@ pub fn parse_value(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_owned()))
 }
 
-/// Writes many files into one directory, each atomically, with one flush for all of them:
-/// every file goes to a temporary file first; [`BatchWriter::commit`] flushes them to disk
-/// (Linux: one `syncfs`; elsewhere one `fsync` each), renames them into place and flushes the
-/// directory. Until the commit, no destination file is touched; after it, every file is
-/// complete. Dropping an uncommitted batch removes its temporary files.
+/// Writes many files into one directory, each whole or not at all, with one flush for all of
+/// them (Linux: one `syncfs`; elsewhere one `fsync` per file).
+///
+/// - Into a directory that does not exist yet, the files are written under their final names
+///   into a hidden sibling, `.DIR.oef-export-<pid>.tmp`, which [`BatchWriter::commit`] flushes
+///   and renames to DIR (without replacing anything): DIR appears complete, or not at all, and
+///   no file needs a rename of its own. Should DIR appear meanwhile, each file is renamed into
+///   it instead. A sibling left by a killed run is removed by the next run into the same DIR.
+/// - Into an existing directory, each file goes to a temporary file first; the commit flushes
+///   them and renames each over its destination. Until then no destination file is touched.
+///
+/// Either way the commit ends by flushing the directory that received the renames. Dropping an
+/// uncommitted batch removes what it wrote.
 pub struct BatchWriter {
     dir: PathBuf,
-    pending: Vec<Staged>,
+    target: Target,
+    /// Set once the files are in place: nothing is left to remove on drop.
+    committed: bool,
 }
 
-/// A file written to a temporary name in a [`BatchWriter`]'s directory, not yet in place.
-pub struct Staged {
-    file: tempfile::NamedTempFile,
-    path: PathBuf,
+/// Where a [`BatchWriter`] writes before its commit.
+enum Target {
+    /// DIR is new: the hidden sibling holding the files, and their names.
+    Aside { temp: PathBuf, names: Vec<String> },
+    /// DIR exists: the temporary files, each with its destination.
+    Existing { pending: Vec<(tempfile::NamedTempFile, PathBuf)> },
+}
+
+/// The name of the hidden sibling in which a run builds a new `dir` named `name`, and the prefix
+/// shared by every run's.
+fn aside_names(name: &str, pid: u32) -> (String, String) {
+    let prefix = format!(".{name}.oef-export-");
+    let own = format!("{prefix}{pid}.tmp");
+    (prefix, own)
 }
 
 impl BatchWriter {
-    /// A batch of files written into `dir`.
-    pub fn new(dir: &Path) -> Self {
-        Self { dir: dir.to_path_buf(), pending: Vec::new() }
+    /// A batch of files to be written into `dir`: a hidden sibling is made when `dir` does not
+    /// exist (its parents are created), else `dir` is created if needed and written in place.
+    pub fn new(dir: &Path) -> Result<Self> {
+        if let Some(temp) = Self::begin_aside(dir) {
+            let target = Target::Aside { temp, names: Vec::new() };
+            return Ok(Self { dir: dir.to_path_buf(), target, committed: false });
+        }
+        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create directory", dir.display()))?;
+        Ok(Self { dir: dir.to_path_buf(), target: Target::Existing { pending: Vec::new() }, committed: false })
     }
 
-    /// Writes `bytes` to a temporary file that becomes `dir/name` once [pushed](Self::push)
-    /// and committed.
-    pub fn stage(&self, name: &str, bytes: &[u8]) -> Result<Staged> {
-        let mut file = tempfile::NamedTempFile::new_in(&self.dir)
-            .with_context(|| format!("{}: cannot create a temporary file", self.dir.display()))?;
-        let path = self.dir.join(name);
-        file.write_all(bytes).with_context(|| format!("{}: cannot write", path.display()))?;
-        #[cfg(not(target_os = "linux"))]
-        file.as_file().sync_all().with_context(|| format!("{}: cannot sync", path.display()))?;
-        Ok(Staged { file, path })
-    }
-
-    /// Adds a file staged with [`BatchWriter::stage`] to the batch.
-    pub fn push(&mut self, staged: Staged) {
-        self.pending.push(staged);
-    }
-
-    /// Flushes, renames every file into place and flushes the directory.
-    pub fn commit(self) -> Result<usize> {
-        let dir = std::fs::File::open(&self.dir).with_context(|| format!("{}: cannot open", self.dir.display()))?;
-        #[cfg(target_os = "linux")]
-        {
-            use std::os::fd::AsRawFd as _;
-            // SAFETY: `dir` is an open descriptor for the duration of the call.
-            if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
-                return Err(std::io::Error::last_os_error())
-                    .with_context(|| format!("{}: cannot flush", self.dir.display()));
+    /// Makes the hidden sibling of a `dir` that does not exist, after removing the siblings of
+    /// runs that no longer run. `None` (write into `dir` itself) when `dir` exists or has no
+    /// plain name, or when the sibling cannot be made (creating `dir` then reports why).
+    fn begin_aside(dir: &Path) -> Option<PathBuf> {
+        match std::fs::symlink_metadata(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            _ => return None,
+        }
+        let name = dir.file_name()?.to_str()?;
+        let parent = directory_of(dir);
+        std::fs::create_dir_all(parent).ok()?;
+        let (prefix, own) = aside_names(name, std::process::id());
+        for entry in std::fs::read_dir(parent).ok()?.flatten() {
+            let entry_name = entry.file_name();
+            let Some(pid) = entry_name.to_str().and_then(|n| n.strip_prefix(&prefix)?.strip_suffix(".tmp")) else {
+                continue;
+            };
+            let ended = pid.parse::<u32>().is_ok_and(|pid| pid == std::process::id() || !process_alive(pid));
+            if ended {
+                let _ = std::fs::remove_dir_all(entry.path());
             }
         }
-        let count = self.pending.len();
-        for Staged { file, path } in self.pending {
-            file.persist(&path).with_context(|| format!("{}: cannot rename into place", path.display()))?;
-        }
-        dir.sync_all().with_context(|| format!("{}: cannot flush", self.dir.display()))?;
+        let temp = parent.join(own);
+        std::fs::create_dir(&temp).ok()?;
+        Some(temp)
+    }
+
+    /// Writes `bytes` as the batch's file `name`; it is in place once the batch is committed.
+    pub fn write(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.dir.join(name);
+        let written = match &mut self.target {
+            Target::Aside { temp, names } => {
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(temp.join(name))
+                    .with_context(|| format!("{}: cannot create", path.display()))?;
+                names.push(name.to_owned());
+                file.write_all(bytes).and_then(|()| sync_one(&file))
+            }
+            Target::Existing { pending } => {
+                let mut file = tempfile::NamedTempFile::new_in(&self.dir)
+                    .with_context(|| format!("{}: cannot create a temporary file", self.dir.display()))?;
+                let written = file.write_all(bytes).and_then(|()| sync_one(file.as_file()));
+                pending.push((file, path.clone()));
+                written
+            }
+        };
+        written.with_context(|| format!("{}: cannot write", path.display()))
+    }
+
+    /// Flushes the files, puts them in place (see the type's docs) and flushes the directory
+    /// that received them. Returns how many files were written.
+    pub fn commit(mut self) -> Result<usize> {
+        let count = match &mut self.target {
+            Target::Aside { temp, names } => {
+                commit_aside(temp, &self.dir, names)?;
+                names.len()
+            }
+            Target::Existing { pending } => {
+                let dir = std::fs::File::open(&self.dir).with_context(|| format!("{}: cannot open", self.dir.display()))?;
+                sync_filesystem(&dir).with_context(|| format!("{}: cannot flush", self.dir.display()))?;
+                let count = pending.len();
+                for (file, path) in pending.drain(..) {
+                    file.persist(&path).with_context(|| format!("{}: cannot rename into place", path.display()))?;
+                }
+                dir.sync_all().with_context(|| format!("{}: cannot flush", self.dir.display()))?;
+                count
+            }
+        };
+        self.committed = true;
         Ok(count)
+    }
+}
+
+/// Flushes one file where the file system is not flushed whole at the commit (not Linux).
+fn sync_one(file: &std::fs::File) -> std::io::Result<()> {
+    #[cfg(not(target_os = "linux"))]
+    file.sync_all()?;
+    #[cfg(target_os = "linux")]
+    let _ = file;
+    Ok(())
+}
+
+/// Flushes the hidden sibling `staged` and renames it to `dir`; when `dir` appeared meanwhile,
+/// renames each of its files (`names`) into `dir` instead.
+fn commit_aside(staged: &Path, dir: &Path, names: &[String]) -> Result<()> {
+    let open = |path: &Path| std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()));
+    let tree = open(staged)?;
+    sync_filesystem(&tree)
+        .and_then(|()| tree.sync_all())
+        .with_context(|| format!("{}: cannot flush", dir.display()))?;
+    let target = if rename_noreplace(staged, dir).is_ok() {
+        directory_of(dir)
+    } else {
+        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create directory", dir.display()))?;
+        for name in names {
+            let path = dir.join(name);
+            std::fs::rename(staged.join(name), &path)
+                .with_context(|| format!("{}: cannot rename into place", path.display()))?;
+        }
+        let _ = std::fs::remove_dir(staged);
+        dir
+    };
+    open(target)?.sync_all().with_context(|| format!("{}: cannot flush", target.display()))
+}
+
+impl Drop for BatchWriter {
+    /// An uncommitted batch removes its hidden sibling (its temporary files remove themselves).
+    fn drop(&mut self) {
+        if let (Target::Aside { temp, .. }, false) = (&self.target, self.committed) {
+            let _ = std::fs::remove_dir_all(temp);
+        }
+    }
+}
+
+/// The directory holding `path` (`.` for a bare name).
+fn directory_of(path: &Path) -> &Path {
+    path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
+/// Whether a process with this id runs (never `false` where that cannot be told: nothing of
+/// another live run is removed).
+fn process_alive(pid: u32) -> bool {
+    !cfg!(target_os = "linux") || Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Flushes the file system holding `file` (Linux `syncfs`); elsewhere each file was synced
+/// when written.
+fn sync_filesystem(file: &std::fs::File) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd as _;
+        // SAFETY: `file` is an open descriptor for the duration of the call.
+        if unsafe { libc::syncfs(file.as_raw_fd()) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = file;
+    Ok(())
+}
+
+/// Renames `from` to `to` unless `to` exists (Linux: atomically, `RENAME_NOREPLACE`).
+fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::{ffi::CString, os::unix::ffi::OsStrExt as _};
+        let cstr = |p: &Path| {
+            CString::new(p.as_os_str().as_bytes()).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+        };
+        let (from, to) = (cstr(from)?, cstr(to)?);
+        // SAFETY: both are NUL-terminated paths that live for the duration of the call.
+        if unsafe { libc::renameat2(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::RENAME_NOREPLACE) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        if std::fs::symlink_metadata(to).is_ok() {
+            return Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists));
+        }
+        std::fs::rename(from, to)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_new_dir_appears_at_the_commit_only() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("out");
+        let mut batch = BatchWriter::new(&dir).unwrap();
+        batch.write("a.pb", b"a").unwrap();
+        batch.write("b.pb", b"b").unwrap();
+        assert!(!dir.exists());
+        assert_eq!(names(parent.path()), [format!(".out.oef-export-{}.tmp", std::process::id())]);
+        assert_eq!(batch.commit().unwrap(), 2);
+        assert_eq!(names(parent.path()), ["out"]);
+        assert_eq!(names(&dir), ["a.pb", "b.pb"]);
+        assert_eq!(std::fs::read(dir.join("b.pb")).unwrap(), b"b");
+    }
+
+    #[test]
+    fn a_dir_that_appears_meanwhile_receives_the_files_one_by_one() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("out");
+        let mut batch = BatchWriter::new(&dir).unwrap();
+        batch.write("a.pb", b"new").unwrap();
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("a.pb"), b"old").unwrap();
+        std::fs::write(dir.join("other"), b"kept").unwrap();
+        assert_eq!(batch.commit().unwrap(), 1);
+        assert_eq!(names(parent.path()), ["out"], "the hidden sibling is gone");
+        assert_eq!(names(&dir), ["a.pb", "other"]);
+        assert_eq!(std::fs::read(dir.join("a.pb")).unwrap(), b"new");
+    }
+
+    #[test]
+    fn an_uncommitted_batch_leaves_nothing() {
+        let parent = tempfile::tempdir().unwrap();
+        let existing = parent.path().join("existing");
+        std::fs::create_dir(&existing).unwrap();
+        let new = parent.path().join("new");
+        let mut batch = BatchWriter::new(&new).unwrap();
+        batch.write("a.pb", b"a").unwrap();
+        // An error names the file's final path, not its place in the hidden sibling.
+        let error = batch.write("a/b.pb", b"b").unwrap_err();
+        assert_eq!(format!("{error}"), format!("{}: cannot create", new.join("a/b.pb").display()));
+        drop(batch);
+        let mut batch = BatchWriter::new(&existing).unwrap();
+        batch.write("a.pb", b"a").unwrap();
+        assert_eq!(names(&existing).len(), 1, "a temporary file");
+        drop(batch);
+        assert_eq!(names(parent.path()), ["existing"]);
+        assert!(names(&existing).is_empty());
     }
 }

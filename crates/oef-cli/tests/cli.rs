@@ -114,21 +114,97 @@ fn convert_reads_stdin_and_writes_stdout_losslessly() {
     assert!(stderr(&out).contains("-:"), "{}", stderr(&out));
 }
 
-#[test]
-fn export_catalog_writes_every_default() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = oef(&["export-catalog", "--format-version", "0", "--format", "binary", "-o", dir.path().to_str().unwrap(), "--set", CONFIG]);
-    assert!(out.status.success(), "{}", stderr(&out));
+/// Checks that `dir` holds exactly the 404 v0 binary defaults of the reference, byte for byte.
+fn assert_exported_defaults(dir: &Path, context: &str) {
     let mut count = 0;
     for entry in std::fs::read_dir(fixtures().join("defaults")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "pb") {
-            let ours = std::fs::read(dir.path().join(path.file_name().unwrap())).unwrap();
-            assert_eq!(ours, std::fs::read(&path).unwrap(), "{}", path.display());
+            let ours = std::fs::read(dir.join(path.file_name().unwrap()))
+                .unwrap_or_else(|e| panic!("{context}: {}: {e}", path.display()));
+            assert_eq!(ours, std::fs::read(&path).unwrap(), "{context}: {}", path.display());
             count += 1;
         }
     }
     assert_eq!(count, 404);
+    assert_eq!(std::fs::read_dir(dir).unwrap().count(), 404, "{context}: files other than the defaults");
+}
+
+const EXPORT_V0: [&str; 6] = ["export-catalog", "--format-version", "0", "--format", "binary", "--set"];
+
+#[test]
+fn export_catalog_writes_every_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = oef(&[&EXPORT_V0[..], &[CONFIG, "-o", dir.path().to_str().unwrap()]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_exported_defaults(dir.path(), "into an existing directory");
+}
+
+/// A DIR that does not exist is built in a hidden sibling and appears whole: killed at any
+/// moment (SIGKILL), a run leaves DIR absent or complete, and the next run removes the killed
+/// run's sibling. Siblings of live processes and names that are not ours are left alone.
+#[test]
+fn export_catalog_into_a_new_dir_appears_whole() {
+    let parent = tempfile::tempdir().unwrap();
+    let nested = parent.path().join("nested");
+    let out = nested.join("defaults");
+    let sibling = |pid: &str| nested.join(format!(".defaults.oef-export-{pid}.tmp"));
+    // Above the kernel's largest process id (2^22): never a live process.
+    let dead = sibling("4194305");
+    let (live, stranger) = (sibling(&std::process::id().to_string()), sibling("notes"));
+    for left in [&dead, &live, &stranger] {
+        std::fs::create_dir_all(left).unwrap();
+        std::fs::write(left.join("x.pb"), b"left").unwrap();
+    }
+    let siblings = || {
+        std::fs::read_dir(&nested)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(".defaults.oef-export-"))
+            .filter(|p| *p != live && *p != stranger)
+            .count()
+    };
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_oef"))
+            .args(EXPORT_V0)
+            .args([CONFIG, "-o"])
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let start = std::time::Instant::now();
+    assert!(run().wait().unwrap().success());
+    let full = start.elapsed();
+    assert_exported_defaults(&out, "first run");
+    assert_eq!(siblings(), 0, "the dead run's sibling is removed");
+    assert!(live.join("x.pb").exists() && stranger.join("x.pb").exists(), "what is not a dead run's is kept");
+
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut mid_run = 0;
+    for round in 1..=20 {
+        if round > 6 && mid_run >= 2 {
+            break;
+        }
+        std::fs::remove_dir_all(&out).unwrap();
+        let mut child = run();
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        std::thread::sleep(full.mul_f64((state % 1000) as f64 / 1000.0 * 1.1));
+        let _ = child.kill();
+        let _ = child.wait();
+        if out.exists() {
+            assert_exported_defaults(&out, &format!("round {round}, killed after the rename"));
+        } else if siblings() > 0 {
+            mid_run += 1;
+        }
+        assert!(run().wait().unwrap().success(), "round {round}");
+        assert_exported_defaults(&out, &format!("round {round}, rerun"));
+        assert_eq!(siblings(), 0, "round {round}: the killed run's sibling is left");
+    }
+    assert!(mid_run >= 2, "only {mid_run} kills landed while the directory was being built (full run: {full:?})");
 }
 
 #[test]
