@@ -150,12 +150,7 @@ fn copy_file(from: &Path, to: &Path, buffer: &mut Vec<u8>, crash_safe: bool) -> 
 
 #[cfg(target_os = "linux")]
 fn syncfs(dir: &fs::File) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd as _;
-    // SAFETY: `dir` is an open descriptor for the duration of the call.
-    if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
+    Ok(rustix::fs::syncfs(dir)?)
 }
 
 #[cfg(not(target_os = "linux"))]

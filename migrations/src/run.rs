@@ -946,19 +946,8 @@ impl Staging {
 fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
     {
-        use std::{ffi::CString, os::unix::ffi::OsStrExt as _};
-        let cstr = |p: &Path| {
-            CString::new(p.as_os_str().as_bytes()).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
-        };
-        let (from, to) = (cstr(from)?, cstr(to)?);
-        // SAFETY: both are NUL-terminated paths that live for the duration of the call.
-        let done = unsafe {
-            libc::renameat2(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::RENAME_NOREPLACE)
-        };
-        if done != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(())
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        Ok(renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE)?)
     }
     #[cfg(not(target_os = "linux"))]
     {
@@ -977,14 +966,7 @@ fn clone_io(e: &std::io::Error) -> std::io::Error {
 /// `fsync`ed one by one.
 fn sync_filesystem(path: &Path) -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd as _;
-        let file = fs::File::open(path)?;
-        // SAFETY: `file` is an open descriptor for the duration of the call.
-        if unsafe { libc::syncfs(file.as_raw_fd()) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
+    rustix::fs::syncfs(fs::File::open(path)?)?;
     #[cfg(not(target_os = "linux"))]
     let _ = path;
     Ok(())
