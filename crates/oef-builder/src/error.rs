@@ -9,7 +9,8 @@ use std::fmt;
 pub enum BuildError {
     /// The key names no architecture, even after the legacy reordering.
     #[error(
-        "unknown architecture '{key}' (also tried '{tried}' for backward compatibility); closest: {}",
+        "unknown architecture '{key}'{}; closest: {}",
+        oef_catalog::also_tried(key, tried),
         closest.join(", ")
     )]
     UnknownArchitecture {

@@ -5,7 +5,8 @@
 pub enum CatalogError {
     /// Neither the key nor its legacy reordering names an architecture.
     #[error(
-        "unknown architecture '{key}' (also tried '{tried}' for backward compatibility); closest: {}",
+        "unknown architecture '{key}'{}; closest: {}",
+        crate::also_tried(key, tried),
         closest.join(", ")
     )]
     UnknownArchitecture {

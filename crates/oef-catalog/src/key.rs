@@ -15,6 +15,16 @@ pub fn legacy_key(key: &str) -> String {
     out.join(".")
 }
 
+/// What an unknown-key message says of the legacy reordering `tried` of `key`: nothing when it
+/// is `key` itself (a two-part key), else ` (also tried '…' for backward compatibility)`.
+pub fn also_tried(key: &str, tried: &str) -> String {
+    if key == tried {
+        String::new()
+    } else {
+        format!(" (also tried '{tried}' for backward compatibility)")
+    }
+}
+
 /// Levenshtein distance between two strings, counted in characters.
 pub fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();

@@ -26,5 +26,5 @@ mod lazy;
 pub use architecture::{Architecture, Switch};
 pub use catalog::{Catalog, Filter, SOURCES};
 pub use error::CatalogError;
-pub use key::{edit_distance, legacy_key};
+pub use key::{also_tried, edit_distance, legacy_key};
 pub use lazy::LazyJson;

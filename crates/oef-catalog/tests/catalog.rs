@@ -62,6 +62,9 @@ fn lookup_and_legacy_keys() {
         "image_detection.pretraining_natural_rgb.ssd.mobilenet_v1"
     );
     insta::assert_snapshot!(err.to_string());
+    // A two-part key is its own legacy reordering: the message does not repeat it.
+    let err = catalog.get("image_clasification.softmax").unwrap_err();
+    assert!(err.to_string().starts_with("unknown architecture 'image_clasification.softmax'; closest: "), "{err}");
 }
 
 #[test]
