@@ -223,6 +223,15 @@ fn validate_reports_problems_with_paths() {
     assert_eq!(reports[0]["valid"], true);
     assert_eq!(reports[1]["problems"][0]["path"], "dataset.config_path");
     assert_eq!(reports[2]["valid"], false);
+    // A file that cannot be read is one more invalid file, named once with the reason.
+    let missing = dir.path().join("missing.pb");
+    let out = oef(&["validate", good.to_str().unwrap(), missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.ends_with(&format!("{}: cannot read: No such file or directory (os error 2)\n", missing.display())),
+        "{text}"
+    );
     // Format v1 states every value: each unset one is a problem on its path.
     let partial = dir.path().join("partial.json");
     std::fs::write(

@@ -60,7 +60,8 @@ fn check(path: &std::path::Path) -> Report {
     let bytes = match io::read_input(path) {
         Ok(bytes) => bytes,
         Err(e) => {
-            report.problems.push(Finding { path: String::new(), reason: format!("{e:#}") });
+            // The report names the file already: the reason is what went wrong.
+            report.problems.push(Finding { path: String::new(), reason: format!("cannot read: {}", e.root_cause()) });
             return report;
         }
     };
