@@ -150,16 +150,13 @@ mod sqlite {
             // Checkpoints run in the background (below), not inside a commit that a client
             // waits for.
             .pragma("wal_autocheckpoint", "0");
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .connect_with(options.clone())
-            .await?;
-        let readers = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options.clone().read_only(true))
-            .await?;
-        let checkpointer = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        // No ping before each use (sqlx's default): a SQLite connection is a file opened by this
+        // process, not a link that can drop, and each ping is a round trip to the connection's
+        // thread, two thread wake-ups, before every batch of writes and every read.
+        let pool = || SqlitePoolOptions::new().test_before_acquire(false);
+        let writer = pool().max_connections(1).min_connections(1).connect_with(options.clone()).await?;
+        let readers = pool().max_connections(4).connect_with(options.clone().read_only(true)).await?;
+        let checkpointer = pool().max_connections(1).connect_with(options).await?;
         tokio::spawn(checkpoint_loop(checkpointer, writer.clone(), writes));
         Ok((writer, readers))
     }
