@@ -264,10 +264,16 @@ impl Storage for SqlStore {
 }
 
 /// Commits queued writes in batches until every sender is gone.
+///
+/// The task keeps the writer connection between batches: handing a connection back to an sqlx
+/// pool spawns a task that pings it (for SQLite a round trip to the connection's thread), which
+/// every lone launch paid after its commit. After a database error the connection goes back to
+/// the pool (whose ping closes it if it is broken) and the next batch takes one again.
 async fn writer_loop(pool: sqlx::Pool<Db>, mut queue: mpsc::Receiver<Pending>, notify: watch::Sender<u64>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut held: Option<sqlx::pool::PoolConnection<Db>> = None;
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let results = match run_batch(&pool, &batch).await {
+        let results = match run_batch(&pool, &mut held, &batch).await {
             Ok(results) => results,
             Err(error) => {
                 // One failed statement aborts a transaction (PostgreSQL): run each write alone,
@@ -275,9 +281,9 @@ async fn writer_loop(pool: sqlx::Pool<Db>, mut queue: mpsc::Receiver<Pending>, n
                 tracing::warn!(%error, size = batch.len(), "batch failed; retrying writes one by one");
                 let mut results = Vec::with_capacity(batch.len());
                 for pending in &batch {
-                    let mut result = run_batch(&pool, std::slice::from_ref(pending)).await;
+                    let mut result = run_batch(&pool, &mut held, std::slice::from_ref(pending)).await;
                     if result.is_err() {
-                        result = run_batch(&pool, std::slice::from_ref(pending)).await;
+                        result = run_batch(&pool, &mut held, std::slice::from_ref(pending)).await;
                     }
                     results.push(match result {
                         Ok(mut one) => one.pop().unwrap_or_else(|| Err(unexpected())),
@@ -294,18 +300,37 @@ async fn writer_loop(pool: sqlx::Pool<Db>, mut queue: mpsc::Receiver<Pending>, n
         }
     }
     // Every handle is gone: close the connection (background tasks watching it stop).
+    drop(held);
     pool.close().await;
 }
 
-/// Applies `batch` in one transaction; `Err` when a database error aborted it (nothing of it
-/// is committed then). Refusals (not found, illegal transitions) are per-write results.
-async fn run_batch(pool: &sqlx::Pool<Db>, batch: &[Pending]) -> Result<Vec<Result<Reply, StoreError>>, StoreError> {
+/// Applies `batch` in one transaction on the held connection (taken from `pool` when none is
+/// held); `Err` when a database error aborted it (nothing of it is committed then, and the
+/// connection is handed back to the pool). Refusals (not found, illegal transitions) are
+/// per-write results.
+async fn run_batch(
+    pool: &sqlx::Pool<Db>,
+    held: &mut Option<sqlx::pool::PoolConnection<Db>>,
+    batch: &[Pending],
+) -> Result<Vec<Result<Reply, StoreError>>, StoreError> {
+    let conn = match held {
+        Some(conn) => conn,
+        None => held.insert(pool.acquire().await?),
+    };
+    let result = run_batch_on(conn, batch).await;
+    if result.is_err() {
+        *held = None;
+    }
+    result
+}
+
+async fn run_batch_on(conn: &mut Conn, batch: &[Pending]) -> Result<Vec<Result<Reply, StoreError>>, StoreError> {
     if let [Pending { op: Op::Launch(launch), .. }] = batch {
-        if let Some(outcome) = launch_alone(pool, launch).await? {
+        if let Some(outcome) = launch_alone(conn, launch).await? {
             return Ok(vec![Ok(Reply::Launch(outcome))]);
         }
     }
-    let mut tx = pool.begin().await?;
+    let mut tx = sqlx::Connection::begin(conn).await?;
     let mut results = Vec::with_capacity(batch.len());
     let mut rest = batch;
     while !rest.is_empty() {
@@ -494,7 +519,7 @@ const ALONE_MAX_TAGS: usize = 32;
 /// already taken and the existing training is returned). `None` (nothing done) when the
 /// backend takes one statement per query, or for a request id or `force_new` (the general
 /// path handles them).
-async fn launch_alone(pool: &sqlx::Pool<Db>, l: &NewLaunch) -> Result<Option<LaunchOutcome>, StoreError> {
+async fn launch_alone(conn: &mut Conn, l: &NewLaunch) -> Result<Option<LaunchOutcome>, StoreError> {
     if !DIALECT.multi_statement || l.request_id.is_some() || l.force_new || l.tags.len() > ALONE_MAX_TAGS {
         return Ok(None);
     }
@@ -539,7 +564,6 @@ async fn launch_alone(pool: &sqlx::Pool<Db>, l: &NewLaunch) -> Result<Option<Lau
     for tag in &l.tags {
         query = query.bind(tag.as_str());
     }
-    let mut conn = pool.acquire().await?;
     let rows = match query.fetch_all(&mut *conn).await {
         Ok(rows) => rows,
         Err(error) => {
@@ -552,7 +576,7 @@ async fn launch_alone(pool: &sqlx::Pool<Db>, l: &NewLaunch) -> Result<Option<Lau
     if holder == id {
         return Ok(Some(LaunchOutcome { training: new_record(l, id, now), created: true }));
     }
-    let training = select_training(&mut conn, "id = $1", &[&holder], false)
+    let training = select_training(conn, "id = $1", &[&holder], false)
         .await?
         .ok_or(StoreError::NotFound(holder))?;
     Ok(Some(LaunchOutcome { training, created: false }))
