@@ -179,3 +179,50 @@ async fn request_ids_and_force_new_mixed_into_a_burst_keep_their_meaning() {
         assert_eq!(again.training.id, base[7].training.id, "{backend}");
     }
 }
+
+/// A write that fails in the database fails alone, and the writer goes on: a lone failed launch
+/// is an error for its caller only; in a burst that shares its transaction, the others are
+/// retried one by one and stored; the writer gives its connection back after the error and
+/// takes one again for the next write. The failure is a trigger added to the SQLite file by a
+/// connection of the test's own (SQLite only: the injected trigger is SQLite's syntax).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_error_fails_its_own_write_only() {
+    use sqlx::ConnectOptions as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("errors.db");
+    let store = store::open(&format!("sqlite://{}", path.display())).await.unwrap();
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).connect().await.unwrap();
+    sqlx::query(
+        "CREATE TRIGGER refuse BEFORE INSERT ON trainings WHEN NEW.dataset = 'refused' \
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let org = org("errors");
+    let refused = |n| NewLaunch { dataset: "refused".into(), ..launch(&org, n) };
+
+    let error = store.launch(refused(1000)).await.unwrap_err();
+    assert!(matches!(&error, store::StoreError::Database(_)), "{error:?}");
+    assert!(error.to_string().contains("refused by the test"), "{error}");
+    assert!(store.launch(launch(&org, 1)).await.unwrap().created, "the write after the error");
+
+    let tasks: Vec<_> = (2..62)
+        .map(|n| {
+            let store = Arc::clone(&store);
+            let l = if n == 20 { refused(n) } else { launch(&org, n) };
+            tokio::spawn(async move { (n, store.launch(l).await) })
+        })
+        .collect();
+    for task in tasks {
+        let (n, outcome) = task.await.unwrap();
+        match outcome {
+            Ok(outcome) if n != 20 => assert!(outcome.created, "launch {n}"),
+            Err(store::StoreError::Database(_)) if n == 20 => {}
+            other => panic!("launch {n}: {other:?}"),
+        }
+    }
+    let stored = store.list(&org, &ListFilter { limit: 1000, ..Default::default() }).await.unwrap();
+    assert_eq!(stored.len(), 60, "every launch but the refused ones is stored");
+    assert!(stored.iter().all(|t| t.dataset == "ds"));
+}
