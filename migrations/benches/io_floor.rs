@@ -116,7 +116,7 @@ fn copy_tree(src: &Path, dest: &Path, files: &[PathBuf], jobs: usize, crash_safe
         workers.into_iter().try_for_each(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
     })?;
     let dir = fs::File::open(dest)?;
-    syncfs(&dir)
+    oef_fs::sync_filesystem(&dir)
 }
 
 /// Flushes the staged temporary files, then renames each over its destination.
@@ -124,7 +124,7 @@ fn rename_all(dest: &Path, staged: &mut Vec<PathBuf>) -> std::io::Result<()> {
     if staged.is_empty() {
         return Ok(());
     }
-    syncfs(&fs::File::open(dest)?)?;
+    oef_fs::sync_filesystem(&fs::File::open(dest)?)?;
     for to in staged.drain(..) {
         fs::rename(temp_name(&to), &to)?;
     }
@@ -148,13 +148,4 @@ fn copy_file(from: &Path, to: &Path, buffer: &mut Vec<u8>, crash_safe: bool) -> 
 
 }
 
-#[cfg(target_os = "linux")]
-fn syncfs(dir: &fs::File) -> std::io::Result<()> {
-    Ok(rustix::fs::syncfs(dir)?)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn syncfs(dir: &fs::File) -> std::io::Result<()> {
-    dir.sync_all()
-}
 

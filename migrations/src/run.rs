@@ -17,7 +17,7 @@
 //! longer runs are removed by the next run over the same tree.
 //!
 //! A new tree: when `--out-dir DIR` does not exist yet, the run builds the whole tree in a
-//! hidden sibling, `.<DIR's name>.oef-migrate-<pid>-0.tmp`, writing each file under its final
+//! hidden sibling, `.<DIR's name>.oef-migrate-<pid>.tmp` ([`HiddenDir`]), writing each file under its final
 //! name (no temporary file, no rename per file: a third less kernel time per file on tmpfs),
 //! flushes it once, then renames it to `DIR` (never over a `DIR` created meanwhile: then each
 //! file is renamed into it instead). `DIR` appears complete or not at all; the hidden tree of a
@@ -32,6 +32,7 @@ use std::{
     time::SystemTime,
 };
 
+use oef_fs::{HiddenDir, Placed, directory_of, process_alive, sync_filesystem_of};
 use oef_proto::codec::Encoding;
 use prost_reflect::Value;
 use serde::Serialize;
@@ -302,10 +303,9 @@ fn is_temp_name(name: &str) -> bool {
     name.starts_with('.') && name.ends_with(".tmp") && name.contains(".oef-migrate-")
 }
 
-/// The process id in one of our temporary file names.
+/// The process id in one of our temporary file names (or hidden trees).
 fn temp_pid(name: &str) -> Option<u32> {
-    let rest = &name[name.rfind(".oef-migrate-")? + ".oef-migrate-".len()..];
-    rest.split('-').next()?.parse().ok()
+    oef_fs::hidden_pid(&name[name.rfind(".oef-migrate-")?..], ".oef-migrate-")
 }
 
 /// Whether `name` is one of our temporary files (or hidden trees) and its process no longer runs.
@@ -314,14 +314,9 @@ fn left_by_ended_run(name: &str) -> bool {
 }
 
 /// Removes what an ended run left: a temporary file, or the hidden tree of a new `--out-dir`
-/// ([`Staging`]) when `is_dir`.
+/// ([`HiddenDir`]) when `is_dir`.
 fn remove_left_over(path: &Path, is_dir: bool) {
     let _ = if is_dir { fs::remove_dir_all(path) } else { fs::remove_file(path) };
-}
-
-/// The directory holding `path` (`.` for a bare file name).
-fn directory_of(path: &Path) -> &Path {
-    path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
 }
 
 /// Expands PATH arguments into inputs, recursing into directories (sorted, symlinks to files
@@ -375,14 +370,6 @@ fn walk(root: &Path, dir: &Path, clean_stale: bool, inputs: &mut Vec<Input>, fai
     }
 }
 
-fn process_alive(pid: u32) -> bool {
-    if cfg!(target_os = "linux") {
-        pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists()
-    } else {
-        true // never remove what might be another live run's
-    }
-}
-
 /// Hands out runs of consecutive inputs to the worker threads, large first and smaller as the
 /// end nears (guided scheduling). Consecutive inputs share a directory, so each thread mostly
 /// works in a directory of its own: threads interleaving file by file in one directory
@@ -428,14 +415,14 @@ pub fn run(
     let dirs = Dirs::default();
     // A new --out-dir is built in a hidden sibling and renamed into place at the end.
     let staging = match &options.mode {
-        Mode::OutDir(dir) if !inputs.is_empty() => Staging::begin(dir),
+        Mode::OutDir(dir) if !inputs.is_empty() => HiddenDir::begin(dir, HIDDEN_TAG),
         _ => None,
     };
     let staged_options;
     let (options, direct) = match &staging {
-        Some(staging) => {
-            staged_options = Options { mode: Mode::OutDir(staging.temp.clone()), ..options.clone() };
-            (&staged_options, Some((staging.temp.as_path(), staging.dir.as_path())))
+        Some(hidden) => {
+            staged_options = Options { mode: Mode::OutDir(hidden.path().to_path_buf()), ..options.clone() };
+            (&staged_options, Some(hidden))
         }
         None => (options, None),
     };
@@ -473,7 +460,7 @@ pub fn run(
             .collect()
     });
     match staging {
-        Some(staging) => staging.commit(inputs, &mut reports),
+        Some(hidden) => place_tree(hidden, inputs, &mut reports),
         None if matches!(options.mode, Mode::InPlace | Mode::OutDir(_)) => final_sync(inputs, options),
         None => {}
     }
@@ -703,12 +690,11 @@ impl Dirs {
 }
 
 /// Stages crash-safe writes: temporary file, flush, rename; see the module docs. A writer into
-/// a [`Staging`] tree writes each file under its final name instead (`direct`).
+/// a new `--out-dir`'s hidden tree writes each file under its final name instead (`direct`).
 struct Writer<'a> {
     pending: Vec<Pending>,
-    /// Files go straight to their destination (a tree nobody sees before the run ends): the
-    /// hidden tree's root, and the directory it becomes (the one messages name).
-    direct: Option<(&'a Path, &'a Path)>,
+    /// Files go straight to their destination: a hidden tree nobody sees before the run ends.
+    direct: Option<&'a HiddenDir>,
     /// The run's destination directories.
     dirs: &'a Dirs,
     /// Those this thread has seen, and whether the run created them (spares the lock).
@@ -740,8 +726,8 @@ struct Pending {
 }
 
 impl<'a> Writer<'a> {
-    /// A writer staging into the run's `dirs`; `direct` for a [`Staging`] tree.
-    fn new(dirs: &'a Dirs, direct: Option<(&'a Path, &'a Path)>) -> Self {
+    /// A writer staging into the run's `dirs`; `direct` for a new `--out-dir`'s hidden tree.
+    fn new(dirs: &'a Dirs, direct: Option<&'a HiddenDir>) -> Self {
         Self { pending: Vec::new(), direct, dirs, seen: HashMap::new(), counter: 0 }
     }
 
@@ -810,10 +796,10 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    /// `path` as messages name it: in a [`Staging`] tree, the path it will have.
+    /// `path` as messages name it: in a hidden tree, the path it will have.
     fn shown(&self, path: &Path) -> PathBuf {
-        match self.direct.and_then(|(temp, dir)| Some(dir.join(path.strip_prefix(temp).ok()?))) {
-            Some(path) => path,
+        match self.direct {
+            Some(hidden) => hidden.final_path(path),
             None => path.to_owned(),
         }
     }
@@ -840,7 +826,7 @@ impl<'a> Writer<'a> {
         if self.pending.is_empty() {
             return;
         }
-        let synced = sync_filesystem(&self.pending[0].temp);
+        let synced = sync_filesystem_of(&self.pending[0].temp);
         for pending in self.pending.drain(..) {
             let result = synced
                 .as_ref()
@@ -861,115 +847,52 @@ impl<'a> Writer<'a> {
     }
 }
 
-/// A new `--out-dir`, built in a hidden sibling and renamed into place by [`Staging::commit`]
-/// (see the module docs).
-struct Staging {
-    /// The `--out-dir` asked for.
-    dir: PathBuf,
-    /// The hidden sibling the run writes into.
-    temp: PathBuf,
-}
+/// The tag of the hidden tree in which a run builds a new `--out-dir`
+/// (`.DIR.oef-migrate-<pid>.tmp`, see [`HiddenDir`]).
+const HIDDEN_TAG: &str = "oef-migrate";
 
-impl Staging {
-    /// Creates the hidden sibling of `dir` when `dir` does not exist (its parents are created),
-    /// after removing those left by runs that no longer run. `None` (write into `dir` file by
-    /// file) when `dir` exists or the sibling cannot be made.
-    fn begin(dir: &Path) -> Option<Staging> {
-        match fs::symlink_metadata(dir) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            _ => return None,
-        }
-        let name = dir.file_name()?.to_str()?;
-        let parent = directory_of(dir);
-        fs::create_dir_all(parent).ok()?;
-        let prefix = format!(".{name}.oef-migrate-");
-        let own = format!("{prefix}{}-0.tmp", pid());
-        for entry in fs::read_dir(parent).ok()?.flatten() {
-            let entry_name = entry.file_name();
-            let Some(entry_name) = entry_name.to_str() else { continue };
-            // An ended run's, or one of an ended process that had this process's id.
-            if entry_name.starts_with(&prefix) && (left_by_ended_run(entry_name) || entry_name == own) {
-                remove_left_over(&entry.path(), entry.file_type().is_ok_and(|t| t.is_dir()));
-            }
-        }
-        let temp = parent.join(own);
-        fs::create_dir(&temp).ok()?;
-        Some(Staging { dir: dir.to_owned(), temp })
-    }
-
-    /// Flushes the tree and renames it to its `dir`; when `dir` appeared meanwhile, renames each
-    /// written file into it instead. A file that cannot be moved fails its report (in `reports`,
-    /// by input index into `inputs`).
-    fn commit(self, inputs: &[Input], reports: &mut [(usize, FileReport)]) {
-        let fail = |report: &mut FileReport, error: MigrateError| {
-            report.outcome = Outcome::Failed;
-            report.error = Some(error.to_string());
-        };
-        if let Err(e) = sync_filesystem(&self.temp) {
-            for (index, report) in reports.iter_mut() {
-                if inputs.get(*index).is_some_and(|i| self.temp.join(&i.relative).exists()) {
-                    fail(report, MigrateError::io(format!("flushing {}", self.temp.display()), clone_io(&e)));
-                }
-            }
-            let _ = fs::remove_dir_all(&self.temp);
-            return;
-        }
-        if fs::read_dir(&self.temp).map(|mut entries| entries.next().is_none()).unwrap_or(false) {
-            let _ = fs::remove_dir(&self.temp); // nothing written: no empty DIR either
-            return;
-        }
-        if rename_noreplace(&self.temp, &self.dir).is_ok() {
-            if let Ok(parent) = fs::File::open(directory_of(&self.dir)) {
-                let _ = parent.sync_all(); // the rename itself
-            }
-            return;
-        }
-        let dirs = Dirs::default();
+/// Flushes a new `--out-dir`'s hidden tree and renames it into place; when the directory
+/// appeared meanwhile, renames each written file into it instead. A file that cannot be moved
+/// fails its report (in `reports`, by input index into `inputs`). Nothing written: no
+/// directory appears.
+fn place_tree(hidden: HiddenDir, inputs: &[Input], reports: &mut [(usize, FileReport)]) {
+    let fail = |report: &mut FileReport, error: MigrateError| {
+        report.outcome = Outcome::Failed;
+        report.error = Some(error.to_string());
+    };
+    if let Err(e) = hidden.flush() {
         for (index, report) in reports.iter_mut() {
-            let Some(input) = inputs.get(*index) else { continue };
-            let from = self.temp.join(&input.relative);
-            if fs::symlink_metadata(&from).is_err() {
-                continue;
-            }
-            let to = self.dir.join(&input.relative);
-            let dir = to.parent().unwrap_or(&self.dir);
-            if let Err(e) = dirs.ensure(dir).and_then(|_| fs::rename(&from, &to)) {
-                fail(report, MigrateError::io(format!("renaming over {}", to.display()), e));
+            if inputs.get(*index).is_some_and(|i| hidden.path().join(&i.relative).exists()) {
+                fail(report, MigrateError::io(format!("flushing {}", hidden.dir().display()), clone_io(&e)));
             }
         }
-        let _ = fs::remove_dir_all(&self.temp);
-        let _ = sync_filesystem(&self.dir);
+        return; // dropping the tree removes it
     }
-}
-
-/// Renames `from` to `to` unless `to` exists (atomically where the platform can).
-fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        use rustix::fs::{CWD, RenameFlags, renameat_with};
-        Ok(renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE)?)
+    if hidden.is_empty() {
+        return;
     }
-    #[cfg(not(target_os = "linux"))]
-    {
-        if fs::symlink_metadata(to).is_ok() {
-            return Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists));
+    // Once renamed, a failing flush of the parent is left to the run's final sync.
+    let Ok(Placed::NotRenamed(hidden)) = hidden.place() else { return };
+    let dirs = Dirs::default();
+    for (index, report) in reports.iter_mut() {
+        let Some(input) = inputs.get(*index) else { continue };
+        let from = hidden.path().join(&input.relative);
+        if fs::symlink_metadata(&from).is_err() {
+            continue;
         }
-        fs::rename(from, to)
+        let to = hidden.dir().join(&input.relative);
+        let dir = to.parent().unwrap_or(hidden.dir());
+        if let Err(e) = dirs.ensure(dir).and_then(|_| fs::rename(&from, &to)) {
+            fail(report, MigrateError::io(format!("renaming over {}", to.display()), e));
+        }
     }
+    let dir = hidden.dir().to_path_buf();
+    drop(hidden);
+    let _ = sync_filesystem_of(&dir);
 }
 
 fn clone_io(e: &std::io::Error) -> std::io::Error {
     std::io::Error::new(e.kind(), e.to_string())
-}
-
-/// Flushes the file system holding `path` (Linux: `syncfs`); elsewhere the files were already
-/// `fsync`ed one by one.
-fn sync_filesystem(path: &Path) -> std::io::Result<()> {
-    #[cfg(target_os = "linux")]
-    rustix::fs::syncfs(fs::File::open(path)?)?;
-    #[cfg(not(target_os = "linux"))]
-    let _ = path;
-    Ok(())
 }
 
 /// Makes the renames durable: one `syncfs` per destination file system (Linux), or an
@@ -983,7 +906,7 @@ fn final_sync(inputs: &[Input], options: &Options) {
         },
     };
     if cfg!(target_os = "linux") {
-        let _ = sync_filesystem(&probe);
+        let _ = sync_filesystem_of(&probe);
     } else {
         let dirs: HashSet<PathBuf> = inputs
             .iter()

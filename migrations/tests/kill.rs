@@ -139,7 +139,7 @@ fn sigkill_at_random_moments_leaves_every_file_old_or_new() {
     assert!(partial_runs >= PARTIAL, "only {partial_runs} of {rounds} kills interrupted a run (full run: {full:?})");
 }
 
-/// Hidden trees of a new `--out-dir` (`.out.oef-migrate-<pid>-0.tmp`) in `parent`.
+/// Hidden trees of a new `--out-dir` (`.out.oef-migrate-<pid>.tmp`) in `parent`.
 fn staging_trees(parent: &Path) -> usize {
     fs::read_dir(parent)
         .unwrap()

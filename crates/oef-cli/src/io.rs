@@ -6,6 +6,7 @@ use std::{
 };
 
 use anyhow::{Context, Result};
+use oef_fs::{HiddenDir, Placed, directory_of};
 use oef_proto::codec::Encoding;
 
 use crate::Usage;
@@ -144,74 +145,42 @@ pub fn parse_value(text: &str) -> serde_json::Value {
 pub struct BatchWriter {
     dir: PathBuf,
     target: Target,
-    /// Set once the files are in place: nothing is left to remove on drop.
-    committed: bool,
 }
 
 /// Where a [`BatchWriter`] writes before its commit.
 enum Target {
     /// DIR is new: the hidden sibling holding the files, and their names.
-    Aside { temp: PathBuf, names: Vec<String> },
+    Aside { hidden: HiddenDir, names: Vec<String> },
     /// DIR exists: the temporary files, each with its destination.
     Existing { pending: Vec<(tempfile::NamedTempFile, PathBuf)> },
 }
 
-/// The name of the hidden sibling in which a run builds a new `dir` named `name`, and the prefix
-/// shared by every run's.
-fn aside_names(name: &str, pid: u32) -> (String, String) {
-    let prefix = format!(".{name}.oef-export-");
-    let own = format!("{prefix}{pid}.tmp");
-    (prefix, own)
-}
+/// The tag of the hidden sibling in which a run builds a new DIR (`.DIR.oef-export-<pid>.tmp`).
+const HIDDEN_TAG: &str = "oef-export";
 
 impl BatchWriter {
     /// A batch of files to be written into `dir`: a hidden sibling is made when `dir` does not
     /// exist (its parents are created), else `dir` is created if needed and written in place.
     pub fn new(dir: &Path) -> Result<Self> {
-        if let Some(temp) = Self::begin_aside(dir) {
-            let target = Target::Aside { temp, names: Vec::new() };
-            return Ok(Self { dir: dir.to_path_buf(), target, committed: false });
-        }
-        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create directory", dir.display()))?;
-        Ok(Self { dir: dir.to_path_buf(), target: Target::Existing { pending: Vec::new() }, committed: false })
-    }
-
-    /// Makes the hidden sibling of a `dir` that does not exist, after removing the siblings of
-    /// runs that no longer run. `None` (write into `dir` itself) when `dir` exists or has no
-    /// plain name, or when the sibling cannot be made (creating `dir` then reports why).
-    fn begin_aside(dir: &Path) -> Option<PathBuf> {
-        match std::fs::symlink_metadata(dir) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            _ => return None,
-        }
-        let name = dir.file_name()?.to_str()?;
-        let parent = directory_of(dir);
-        std::fs::create_dir_all(parent).ok()?;
-        let (prefix, own) = aside_names(name, std::process::id());
-        for entry in std::fs::read_dir(parent).ok()?.flatten() {
-            let entry_name = entry.file_name();
-            let Some(pid) = entry_name.to_str().and_then(|n| n.strip_prefix(&prefix)?.strip_suffix(".tmp")) else {
-                continue;
-            };
-            let ended = pid.parse::<u32>().is_ok_and(|pid| pid == std::process::id() || !process_alive(pid));
-            if ended {
-                let _ = std::fs::remove_dir_all(entry.path());
+        let target = match HiddenDir::begin(dir, HIDDEN_TAG) {
+            Some(hidden) => Target::Aside { hidden, names: Vec::new() },
+            None => {
+                std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create directory", dir.display()))?;
+                Target::Existing { pending: Vec::new() }
             }
-        }
-        let temp = parent.join(own);
-        std::fs::create_dir(&temp).ok()?;
-        Some(temp)
+        };
+        Ok(Self { dir: dir.to_path_buf(), target })
     }
 
     /// Writes `bytes` as the batch's file `name`; it is in place once the batch is committed.
     pub fn write(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
         let path = self.dir.join(name);
         let written = match &mut self.target {
-            Target::Aside { temp, names } => {
+            Target::Aside { hidden, names } => {
                 let mut file = std::fs::OpenOptions::new()
                     .write(true)
                     .create_new(true)
-                    .open(temp.join(name))
+                    .open(hidden.path().join(name))
                     .with_context(|| format!("{}: cannot create", path.display()))?;
                 names.push(name.to_owned());
                 file.write_all(bytes).and_then(|()| sync_one(&file))
@@ -228,27 +197,47 @@ impl BatchWriter {
     }
 
     /// Flushes the files, puts them in place (see the type's docs) and flushes the directory
-    /// that received them. Returns how many files were written.
-    pub fn commit(mut self) -> Result<usize> {
-        let count = match &mut self.target {
-            Target::Aside { temp, names } => {
-                commit_aside(temp, &self.dir, names)?;
-                names.len()
+    /// that received them. Returns how many files were written. An uncommitted batch (dropped,
+    /// or failed here) leaves nothing of its own behind.
+    pub fn commit(self) -> Result<usize> {
+        let flush_error = |dir: &Path| format!("{}: cannot flush", dir.display());
+        match self.target {
+            Target::Aside { hidden, names } => {
+                hidden.flush().with_context(|| flush_error(&self.dir))?;
+                let Placed::NotRenamed(hidden) = hidden.place().with_context(|| flush_error(directory_of(&self.dir)))?
+                else {
+                    return Ok(names.len());
+                };
+                // DIR appeared meanwhile: each file is renamed into it.
+                std::fs::create_dir_all(&self.dir)
+                    .with_context(|| format!("{}: cannot create directory", self.dir.display()))?;
+                for name in &names {
+                    let path = self.dir.join(name);
+                    std::fs::rename(hidden.path().join(name), &path)
+                        .with_context(|| format!("{}: cannot rename into place", path.display()))?;
+                }
+                drop(hidden);
+                sync_directory(&self.dir)?;
+                Ok(names.len())
             }
-            Target::Existing { pending } => {
-                let dir = std::fs::File::open(&self.dir).with_context(|| format!("{}: cannot open", self.dir.display()))?;
-                sync_filesystem(&dir).with_context(|| format!("{}: cannot flush", self.dir.display()))?;
+            Target::Existing { mut pending } => {
+                oef_fs::sync_filesystem_of(&self.dir).with_context(|| flush_error(&self.dir))?;
                 let count = pending.len();
                 for (file, path) in pending.drain(..) {
                     file.persist(&path).with_context(|| format!("{}: cannot rename into place", path.display()))?;
                 }
-                dir.sync_all().with_context(|| format!("{}: cannot flush", self.dir.display()))?;
-                count
+                sync_directory(&self.dir)?;
+                Ok(count)
             }
-        };
-        self.committed = true;
-        Ok(count)
+        }
     }
+}
+
+/// Flushes `dir` itself (the renames into it).
+fn sync_directory(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("{}: cannot flush", dir.display()))
 }
 
 /// Flushes one file where the file system is not flushed whole at the commit (not Linux).
@@ -258,75 +247,6 @@ fn sync_one(file: &std::fs::File) -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
     let _ = file;
     Ok(())
-}
-
-/// Flushes the hidden sibling `staged` and renames it to `dir`; when `dir` appeared meanwhile,
-/// renames each of its files (`names`) into `dir` instead.
-fn commit_aside(staged: &Path, dir: &Path, names: &[String]) -> Result<()> {
-    let open = |path: &Path| std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()));
-    let tree = open(staged)?;
-    sync_filesystem(&tree)
-        .and_then(|()| tree.sync_all())
-        .with_context(|| format!("{}: cannot flush", dir.display()))?;
-    let target = if rename_noreplace(staged, dir).is_ok() {
-        directory_of(dir)
-    } else {
-        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create directory", dir.display()))?;
-        for name in names {
-            let path = dir.join(name);
-            std::fs::rename(staged.join(name), &path)
-                .with_context(|| format!("{}: cannot rename into place", path.display()))?;
-        }
-        let _ = std::fs::remove_dir(staged);
-        dir
-    };
-    open(target)?.sync_all().with_context(|| format!("{}: cannot flush", target.display()))
-}
-
-impl Drop for BatchWriter {
-    /// An uncommitted batch removes its hidden sibling (its temporary files remove themselves).
-    fn drop(&mut self) {
-        if let (Target::Aside { temp, .. }, false) = (&self.target, self.committed) {
-            let _ = std::fs::remove_dir_all(temp);
-        }
-    }
-}
-
-/// The directory holding `path` (`.` for a bare name).
-fn directory_of(path: &Path) -> &Path {
-    path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
-}
-
-/// Whether a process with this id runs (never `false` where that cannot be told: nothing of
-/// another live run is removed).
-fn process_alive(pid: u32) -> bool {
-    !cfg!(target_os = "linux") || Path::new(&format!("/proc/{pid}")).exists()
-}
-
-/// Flushes the file system holding `file` (Linux `syncfs`); elsewhere each file was synced
-/// when written.
-fn sync_filesystem(file: &std::fs::File) -> std::io::Result<()> {
-    #[cfg(target_os = "linux")]
-    rustix::fs::syncfs(file)?;
-    #[cfg(not(target_os = "linux"))]
-    let _ = file;
-    Ok(())
-}
-
-/// Renames `from` to `to` unless `to` exists (Linux: atomically, `RENAME_NOREPLACE`).
-fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        use rustix::fs::{CWD, RenameFlags, renameat_with};
-        Ok(renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE)?)
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        if std::fs::symlink_metadata(to).is_ok() {
-            return Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists));
-        }
-        std::fs::rename(from, to)
-    }
 }
 
 #[cfg(test)]
