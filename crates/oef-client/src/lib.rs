@@ -17,6 +17,8 @@
 //! * [`worker`]: the worker loop behind `oef worker --exec CMD`.
 //! * [`ClientError`]: connection, key and call failures.
 
+#![warn(missing_docs)]
+
 mod client;
 mod error;
 pub mod worker;

@@ -22,6 +22,8 @@
 //!   with versioned migrations and group commit.
 //! * [`auth`]: API keys (generated, stored as SHA-256 hashes).
 
+#![warn(missing_docs)]
+
 pub mod auth;
 pub mod resolve;
 pub mod server;
