@@ -807,6 +807,9 @@ impl<'a> Writer<'a> {
     /// Whether `destination`'s directory was created by this run (so it cannot hold an
     /// earlier run's output).
     fn in_new_dir(&mut self, destination: &Path) -> bool {
+        if self.direct.is_some() {
+            return true; // the hidden tree was made empty by this run, and all below it
+        }
         let Some(dir) = destination.parent() else { return false };
         if let Some(&new) = self.seen.get(dir) {
             return new;
