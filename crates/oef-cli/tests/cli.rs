@@ -140,6 +140,52 @@ fn export_catalog_writes_every_default() {
     assert_exported_defaults(dir.path(), "into an existing directory");
 }
 
+/// A reason shared by many architectures is reported once, with how many and which; an unset
+/// required field comes with the `--set` that fixes it; when nothing builds, no DIR appears.
+#[test]
+fn export_catalog_reports_each_reason_once() {
+    let parent = tempfile::tempdir().unwrap();
+    let out_dir = parent.path().join("defaults");
+    let out = oef(&["export-catalog", "--format", "binary", "-o", out_dir.to_str().unwrap()]);
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let errors: Vec<&str> = text.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "{text}");
+    assert!(errors[0].starts_with("error: required field(s) missing: dataset.config_path (404 architectures: "), "{text}");
+    assert!(errors[0].ends_with(" and 401 more)"), "{text}");
+    assert!(text.contains("\nhint: give it a value with --set config_path=VALUE\n"), "{text}");
+    assert!(text.ends_with("every architecture failed\n"), "{text}");
+    assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0, "no DIR, no hidden sibling: {text}");
+
+    // Some fail (a name only some architectures have), the others are written.
+    let out = oef(&["export-catalog", "--format", "binary", "--set", CONFIG, "--set", "iou_threshold=0.5", "-o", out_dir.to_str().unwrap()]);
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let errors: Vec<&str> = text.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "{text}");
+    let failed: usize = errors[0]
+        .split_once(" (")
+        .and_then(|(_, rest)| rest.split_once(" architectures: "))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {text}"));
+    let written = std::fs::read_dir(&out_dir).unwrap().count();
+    assert!(failed > 0 && written > 0, "{text}");
+    assert_eq!(failed + written, 404, "{text}");
+    assert!(text.ends_with(&format!("wrote {written} files to {}, {failed} failed\n", out_dir.display())), "{text}");
+}
+
+#[test]
+fn build_without_a_required_value_says_how_to_give_it() {
+    let out = oef(&["build", KEY]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!("error: architecture '{KEY}': required field(s) missing: dataset.config_path\n\
+                 hint: give it a value with --set config_path=VALUE\n")
+    );
+    assert!(out.stdout.is_empty());
+}
+
 /// A DIR that does not exist is built in a hidden sibling and appears whole: killed at any
 /// moment (SIGKILL), a run leaves DIR absent or complete, and the next run removes the killed
 /// run's sibling. Siblings of live processes and names that are not ours are left alone.

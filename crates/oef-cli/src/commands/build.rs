@@ -5,7 +5,7 @@ use std::{path::PathBuf, process::ExitCode};
 use std::{sync::Arc, time::SystemTime};
 
 use anyhow::Result;
-use oef_builder::ExperimentBuilder;
+use oef_builder::{BuildError, ExperimentBuilder};
 use oef_migrations::{
     ArchitectureDefaults, ArchitectureIndex, Document, Registry, StepContext, Tool,
     architecture::ArchitectureError, snapshot,
@@ -103,7 +103,7 @@ pub fn build_bytes_with(
     encoding: codec::Encoding,
 ) -> Result<Vec<u8>> {
     let builder = configure(builder, set, hp)?;
-    let experiment = builder.build().map_err(|e| Failure(e.to_string()))?;
+    let experiment = builder.build().map_err(build_failure)?;
     match format_version {
         0 => Ok(codec::encode_v0(&experiment, encoding)?),
         _ => {
@@ -111,6 +111,22 @@ pub fn build_bytes_with(
             Ok(oef_migrations::document::encode(&file, encoding)?)
         }
     }
+}
+
+/// A build error as the command reports it: the builder's message, and for required fields
+/// left unset the `--set` that gives them a value (the field's name reaches it from the top:
+/// keyword names are offered to the whole tree).
+pub fn build_failure(error: BuildError) -> Failure {
+    let mut message = error.to_string();
+    if let BuildError::MissingRequired { fields, .. } = &error {
+        let names: Vec<String> = fields
+            .iter()
+            .map(|path| format!("--set {}=VALUE", path.rsplit('.').next().unwrap_or(path)))
+            .collect();
+        let what = if names.len() == 1 { "give it a value" } else { "give them values" };
+        message.push_str(&format!("\nhint: {what} with {}", names.join(" ")));
+    }
+    Failure(message)
 }
 
 /// Loads what a build needs, in parallel: the builder's schema (the descriptor pool) and, for

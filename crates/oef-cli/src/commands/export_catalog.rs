@@ -26,8 +26,9 @@ Examples:
 Writes DIR/<key>.pb, .json or .pbtxt for each of the catalog's architectures. A DIR that does
 not exist yet is built in a hidden sibling (.DIR.oef-export-<pid>.tmp) and appears whole at
 the end; into an existing DIR each file is written whole or not at all (temporary files, one
-flush, renames). Exit status: 0 all written, 1 some architecture failed to build (the others are
-still written), 2 usage error.";
+flush, renames). A build error shared by several architectures is reported once, with their
+number. Exit status: 0 all written, 1 some architecture failed to build (the others are still
+written; when none builds, nothing is written and a new DIR is not created), 2 usage error.";
 
 /// Write the default experiment of every architecture, one file per key.
 #[derive(Debug, clap::Args)]
@@ -104,13 +105,48 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
         Ok(())
     })?;
-    let written = batch.commit()?;
-    failures.sort();
-    for (key, message) in &failures {
-        eprintln!("error: {key}: {message}");
+    if failures.len() == architectures.len() {
+        drop(batch); // nothing built: no empty DIR either
+        report_failures(&failures);
+        eprintln!("nothing written to {}: every architecture failed", args.output.display());
+        return Ok(ExitCode::from(1));
     }
+    let written = batch.commit()?;
+    report_failures(&failures);
     eprintln!("wrote {written} files to {}, {} failed", args.output.display(), failures.len());
     Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Prints the failed builds, one error per distinct reason: a reason shared by several
+/// architectures (an unset required field fails them all) is printed once, with how many and
+/// which (the first few; `oef build KEY` shows one in full).
+fn report_failures(failures: &[(String, String)]) {
+    const NAMED: usize = 3;
+    let mut by_reason: Vec<(String, Vec<&str>)> = Vec::new();
+    for (key, message) in failures {
+        // The builder's messages start with the key; it is named below instead.
+        let reason = message.strip_prefix(&format!("architecture '{key}': ")).unwrap_or(message);
+        match by_reason.iter_mut().find(|(r, _)| r == reason) {
+            Some((_, keys)) => keys.push(key),
+            None => by_reason.push((reason.to_owned(), vec![key])),
+        }
+    }
+    by_reason.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.1[0].cmp(b.1[0])));
+    for (reason, mut keys) in by_reason {
+        keys.sort_unstable();
+        let (first, rest) = reason.split_once('\n').unwrap_or((&reason, ""));
+        if let [key] = keys[..] {
+            eprintln!("error: {key}: {first}");
+        } else {
+            let more = keys.len().saturating_sub(NAMED);
+            let named = keys[..keys.len().min(NAMED)].join(", ");
+            let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
+            eprintln!("error: {first} ({} architectures: {named}{tail})", keys.len());
+        }
+        if !rest.is_empty() {
+            eprintln!("{rest}");
+        }
+    }
 }
 
 /// What became of one architecture's build.
@@ -130,7 +166,7 @@ enum Outcome {
 /// kernel would have to zero page by page).
 fn build_one(architecture: &Architecture, args: &Args, encoding: Encoding) -> Result<Outcome> {
     let built = ExperimentBuilder::from_architecture(architecture.clone())
-        .map_err(|e| anyhow::Error::new(Failure(e.to_string())))
+        .map_err(|e| anyhow::Error::new(build::build_failure(e)))
         .and_then(|builder| build::build_bytes_with(builder, &args.set, &[], args.format_version, encoding));
     match built {
         Ok(bytes) => Ok(Outcome::Built {
