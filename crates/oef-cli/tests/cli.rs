@@ -376,3 +376,22 @@ fn format_v1_checks_defaults_against_the_search_space() {
     assert_eq!(v1.status.code(), Some(1));
     insta::assert_snapshot!("v1_out_of_space", stderr(&v1));
 }
+
+/// A server that is not there: one line naming the URL and the root cause (not the transport's
+/// chain of wrappers), exit 1; `--server` and `--api-key` go before or after the subcommand.
+#[test]
+fn platform_commands_name_an_unreachable_server_once() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    for args in [
+        vec!["trainings", "list", "--server", &url, "--api-key", "k"],
+        vec!["trainings", "--server", &url, "--api-key", "k", "list"],
+    ] {
+        let out = oef(&args);
+        let text = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {text}");
+        assert!(text.starts_with(&format!("error: cannot connect to {url}: ")), "{text}");
+        assert!(text.to_lowercase().contains("refused"), "{text}");
+        assert!(!text.contains("transport error") && text.lines().count() == 1, "{text}");
+    }
+}

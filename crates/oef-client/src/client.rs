@@ -57,7 +57,7 @@ impl Client {
             .tcp_nodelay(true);
         let key = ApiKey::new(api_key)?;
         let channel =
-            endpoint.connect().await.map_err(|source| ClientError::Connect { url: url.to_owned(), source })?;
+            endpoint.connect().await.map_err(|transport| ClientError::connect(url, transport))?;
         Ok(Self::with_channel(channel, key))
     }
 

@@ -15,12 +15,16 @@ pub enum ClientError {
     #[error("invalid API key: {0}")]
     InvalidApiKey(String),
     /// The connection failed.
-    #[error("cannot connect to {url}: {source}")]
+    #[error("cannot connect to {url}: {reason}")]
     Connect {
         /// The server URL.
         url: String,
-        /// The transport error.
-        source: tonic::transport::Error,
+        /// The root cause, as the innermost error of the transport's chain says it (the outer
+        /// ones only repeat "transport error" and "tcp connect error").
+        reason: String,
+        /// The transport error (kept for callers; not a `source`, so that a chain printer
+        /// does not repeat what `reason` says).
+        transport: tonic::transport::Error,
     },
     /// The server answered with an error status.
     #[error("{}: {}", .0.code(), .0.message())]
@@ -45,6 +49,15 @@ impl ClientError {
             Self::Status(status) => Some(status),
             _ => None,
         }
+    }
+
+    /// A [`ClientError::Connect`] for `url`, with the root cause of `transport` as its reason.
+    pub(crate) fn connect(url: &str, transport: tonic::transport::Error) -> Self {
+        let mut cause: &dyn std::error::Error = &transport;
+        while let Some(inner) = cause.source() {
+            cause = inner;
+        }
+        Self::Connect { url: url.to_owned(), reason: cause.to_string(), transport }
     }
 
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {

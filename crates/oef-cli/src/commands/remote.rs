@@ -11,11 +11,11 @@ use crate::{Failure, Usage};
 #[derive(Debug, Clone, clap::Args)]
 pub struct Connection {
     /// URL of the platform server.
-    #[arg(long, env = "OEF_SERVER", default_value = "http://127.0.0.1:50051", value_name = "URL")]
+    #[arg(long, global = true, env = "OEF_SERVER", default_value = "http://127.0.0.1:50051", value_name = "URL")]
     pub server: String,
 
     /// API key of the organization (created with `oef keys create`).
-    #[arg(long, env = "OEF_API_KEY", hide_env_values = true, value_name = "KEY")]
+    #[arg(long, global = true, env = "OEF_API_KEY", hide_env_values = true, value_name = "KEY")]
     pub api_key: Option<String>,
 }
 
@@ -26,7 +26,7 @@ impl Connection {
             .api_key
             .as_deref()
             .ok_or_else(|| Usage("an API key is required: --api-key KEY or the OEF_API_KEY environment variable".into()))?;
-        Client::connect(&self.server, key).await.with_context(|| format!("connecting to {}", self.server))
+        Ok(Client::connect(&self.server, key).await?)
     }
 }
 
