@@ -282,6 +282,17 @@ fn validate_reports_problems_with_paths() {
         text.ends_with(&format!("{}: cannot read: No such file or directory (os error 2)\n", missing.display())),
         "{text}"
     );
+    // A directory is every file below it, sorted, as oef-migrate walks it.
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("b")).unwrap();
+    std::fs::copy(&good, tree.join("b/good.pb")).unwrap();
+    std::fs::copy(&bad, tree.join("a.json")).unwrap();
+    let out = oef(&["validate", "--json", tree.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let reports = json(&out.stdout);
+    let files: Vec<&str> = reports.as_array().unwrap().iter().map(|r| r["file"].as_str().unwrap()).collect();
+    assert_eq!(files, [tree.join("a.json").to_str().unwrap(), tree.join("b/good.pb").to_str().unwrap()]);
+    assert_eq!((&reports[0]["valid"], &reports[1]["valid"]), (&false.into(), &true.into()));
     // Format v1 states every value: each unset one is a problem on its path.
     let partial = dir.path().join("partial.json");
     std::fs::write(

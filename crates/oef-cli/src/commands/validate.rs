@@ -14,6 +14,7 @@ const EXAMPLES: &str = "\
 Examples:
   oef validate experiment.pb
   oef validate runs/*.json --json
+  oef validate experiments/              # every file below it, recursively
 
 Each file is decoded (encoding and format version detected from content), its required fields
 and hyperparameter search spaces are checked, and every problem is reported with its dotted
@@ -23,8 +24,8 @@ field path. Exit status: 0 all valid, 1 some file invalid, 2 usage error.";
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
-    /// Files to check (`-` for standard input).
-    #[arg(required = true)]
+    /// Files to check; a directory means every file below it (`-`: standard input).
+    #[arg(required = true, value_name = "FILE|DIR")]
     pub files: Vec<PathBuf>,
 
     /// Print a JSON report instead of text.
@@ -119,9 +120,36 @@ fn explicit_values(experiment: &DynamicMessage) -> Vec<Finding> {
     }
 }
 
+/// The files named by the arguments, in order: a directory stands for every file below it
+/// (recursively, sorted, as `oef-migrate` walks it), `-` for standard input. An argument that
+/// cannot be read is a report already.
+fn expand(arguments: &[PathBuf]) -> Vec<Result<PathBuf, Report>> {
+    let mut files = Vec::new();
+    for argument in arguments {
+        if argument.as_os_str() == "-" {
+            files.push(Ok(argument.clone()));
+            continue;
+        }
+        let (inputs, failures) = oef_migrations::run::collect(std::slice::from_ref(argument), false);
+        files.extend(inputs.into_iter().map(|input| Ok(input.path)));
+        files.extend(failures.into_iter().map(|failure| {
+            let reason = failure.error.unwrap_or_default();
+            Err(Report {
+                file: failure.path.display().to_string(),
+                format_version: None,
+                encoding: None,
+                valid: false,
+                problems: vec![Finding { path: String::new(), reason }],
+            })
+        }));
+    }
+    files
+}
+
 /// Runs `oef validate`.
 pub fn run(args: Args) -> Result<ExitCode> {
-    let reports: Vec<Report> = args.files.iter().map(|f| check(f)).collect();
+    let reports: Vec<Report> =
+        expand(&args.files).into_iter().map(|file| file.map_or_else(|failed| failed, |path| check(&path))).collect();
     let invalid = reports.iter().filter(|r| !r.valid).count();
     if args.json {
         io::print_line(&serde_json::to_string_pretty(&reports)?)?;
