@@ -874,7 +874,8 @@ fn place_tree(hidden: HiddenDir, inputs: &[Input], reports: &mut [(usize, FileRe
     if hidden.is_empty() {
         return;
     }
-    // Once renamed, a failing flush of the parent is left to the run's final sync.
+    // Renamed: the tree is in place whole. A failing flush of its parent directory (the
+    // rename's own durability) is not a failure of any file, as before this crate existed.
     let Ok(Placed::NotRenamed(hidden)) = hidden.place() else { return };
     let dirs = Dirs::default();
     for (index, report) in reports.iter_mut() {
