@@ -17,6 +17,10 @@ use crate::ops::{directory_of, process_alive, rename_noreplace, sync_filesystem_
 /// (`oef-export`, `oef-migrate`). [`HiddenDir::begin`] first removes the siblings of the same
 /// directory and tag left by processes that no longer run (a killed run's). Dropping a
 /// `HiddenDir` that was not placed removes its sibling and what it holds.
+///
+/// One `HiddenDir` per directory and tag in a process at a time: a sibling with this process's
+/// id is taken for the leftover of an ended process that had the same id, so a second `begin`
+/// for the same directory would remove the first one's tree.
 #[derive(Debug)]
 pub struct HiddenDir {
     /// The directory asked for.
