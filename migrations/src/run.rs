@@ -323,11 +323,20 @@ fn remove_left_over(path: &Path, is_dir: bool) {
 /// followed, our temporary files skipped). A PATH that cannot be read is a failed report.
 /// Temporary files left by a process that no longer runs are removed when `clean_stale`.
 pub fn collect(paths: &[PathBuf], clean_stale: bool) -> (Vec<Input>, Vec<FileReport>) {
+    collect_except(paths, clean_stale, None)
+}
+
+/// [`collect`], not descending into the directory `skip` when it is found below a PATH (the
+/// `--out-dir` of a run, when it lies inside a tree being migrated: its files are the run's
+/// output, not its input, and walking them would nest a copy deeper at every rerun). A PATH
+/// that is `skip` itself is still walked: it was asked for.
+pub fn collect_except(paths: &[PathBuf], clean_stale: bool, skip: Option<&Path>) -> (Vec<Input>, Vec<FileReport>) {
+    let skip = skip.and_then(DirId::of);
     let mut inputs = Vec::new();
     let mut failures = Vec::new();
     for root in paths {
         match fs::metadata(root) {
-            Ok(meta) if meta.is_dir() => walk(root, root, clean_stale, &mut inputs, &mut failures),
+            Ok(meta) if meta.is_dir() => walk(root, root, clean_stale, skip.as_ref(), &mut inputs, &mut failures),
             Ok(_) => inputs.push(Input {
                 path: root.clone(),
                 relative: root.file_name().map(PathBuf::from).unwrap_or_else(|| root.clone()),
@@ -338,7 +347,40 @@ pub fn collect(paths: &[PathBuf], clean_stale: bool) -> (Vec<Input>, Vec<FileRep
     (inputs, failures)
 }
 
-fn walk(root: &Path, dir: &Path, clean_stale: bool, inputs: &mut Vec<Input>, failures: &mut Vec<FileReport>) {
+/// What identifies a directory however it is named (a relative or absolute path, `..`, a
+/// symlink): its device and inode on Unix, its canonical path elsewhere.
+#[derive(Debug, PartialEq, Eq)]
+struct DirId {
+    #[cfg(unix)]
+    id: (u64, u64),
+    #[cfg(not(unix))]
+    id: PathBuf,
+}
+
+impl DirId {
+    /// The identity of the directory at `path`; `None` when there is none (yet).
+    fn of(path: &Path) -> Option<Self> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt as _;
+            let meta = fs::metadata(path).ok().filter(fs::Metadata::is_dir)?;
+            Some(Self { id: (meta.dev(), meta.ino()) })
+        }
+        #[cfg(not(unix))]
+        {
+            Some(Self { id: fs::canonicalize(path).ok()? })
+        }
+    }
+}
+
+fn walk(
+    root: &Path,
+    dir: &Path,
+    clean_stale: bool,
+    skip: Option<&DirId>,
+    inputs: &mut Vec<Input>,
+    failures: &mut Vec<FileReport>,
+) {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => return failures.push(FileReport::failed(dir, format!("cannot list: {e}"))),
@@ -360,7 +402,8 @@ fn walk(root: &Path, dir: &Path, clean_stale: bool, inputs: &mut Vec<Input>, fai
             _ => fs::metadata(&path).map(|m| m.is_dir()),
         };
         match is_dir {
-            Ok(true) => walk(root, &path, clean_stale, inputs, failures),
+            Ok(true) if skip.is_some() && DirId::of(&path).as_ref() == skip => {}
+            Ok(true) => walk(root, &path, clean_stale, skip, inputs, failures),
             Ok(false) => {
                 let relative = path.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| path.clone());
                 inputs.push(Input { path, relative });

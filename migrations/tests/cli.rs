@@ -280,3 +280,24 @@ fn usage_errors_exit_2_and_help_has_examples() {
     let text = String::from_utf8_lossy(&help.stdout);
     assert!(text.contains("Examples:") && text.contains("--architecture"), "{text}");
 }
+
+/// An `--out-dir` inside the tree being migrated is output, not input: a rerun does not walk it
+/// (it would copy the first run's files one level deeper every time), however it is named.
+#[test]
+fn an_out_dir_inside_the_tree_is_not_walked() {
+    let (dir, files) = tree(4);
+    let out = dir.path().join("b/out");
+    let through_dots = dir.path().join("a/../b/out");
+    for (round, out_arg) in [(1, &out), (2, &out), (3, &through_dots)] {
+        let run = oef_migrate(&["--to", "1", "--out-dir", out_arg.to_str().unwrap()], &[dir.path()]);
+        let text = stdout(&run, dir.path());
+        assert!(run.status.success(), "round {round}: {text}");
+        let migrated = if round == 1 { 4 } else { 0 };
+        let summary = format!("4 files: {migrated} migrated, {} already current, 0 failed", 4 - migrated);
+        assert!(text.contains(&summary), "round {round}: {text}");
+        assert!(!out.join("b/out").exists(), "round {round}: the output was walked as input");
+    }
+    for file in &files {
+        assert_eq!(decode(&out.join(file.strip_prefix(dir.path()).unwrap())).1, 1);
+    }
+}

@@ -60,7 +60,8 @@ struct Cli {
     in_place: bool,
 
     /// Write results under DIR, mirroring paths relative to each PATH argument (a DIR that does
-    /// not exist yet is built aside and appears whole at the end)
+    /// not exist yet is built aside and appears whole at the end; a DIR inside a PATH is not
+    /// read as input)
     #[arg(long, value_name = "DIR")]
     out_dir: Option<PathBuf>,
 
@@ -180,7 +181,11 @@ fn run_cli(cli: Cli) -> anyhow::Result<ExitCode> {
     };
 
     let writes = matches!(mode, Mode::InPlace | Mode::OutDir(_));
-    let (inputs, mut failures) = run::collect(&cli.paths, writes);
+    let out_dir = match &mode {
+        Mode::OutDir(dir) => Some(dir.as_path()),
+        _ => None,
+    };
+    let (inputs, mut failures) = run::collect_except(&cli.paths, writes, out_dir);
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::with_draw_target(Some(inputs.len() as u64), ProgressDrawTarget::stderr());
         bar.set_style(
