@@ -28,7 +28,7 @@ use std::{
     fs,
     io::Write as _,
     path::{Path, PathBuf},
-    sync::atomic::{AtomicUsize, Ordering},
+    sync::atomic::{AtomicU64, AtomicUsize, Ordering},
     time::SystemTime,
 };
 
@@ -323,33 +323,56 @@ fn remove_left_over(path: &Path, is_dir: bool) {
 /// followed, our temporary files skipped). A PATH that cannot be read is a failed report.
 /// Temporary files left by a process that no longer runs are removed when `clean_stale`.
 pub fn collect(paths: &[PathBuf], clean_stale: bool) -> (Vec<Input>, Vec<FileReport>) {
-    collect_except(paths, clean_stale, None)
+    collect_with(paths, &CollectOptions { clean_stale, ..CollectOptions::default() })
 }
 
-/// [`collect`], not descending into the directory `skip` when it is found below a PATH (the
-/// `--out-dir` of a run, when it lies inside a tree being migrated: its files are the run's
-/// output, not its input, and walking them would nest a copy deeper at every rerun). A PATH
-/// that is `skip` itself is still walked: it was asked for.
-pub fn collect_except(paths: &[PathBuf], clean_stale: bool, skip: Option<&Path>) -> (Vec<Input>, Vec<FileReport>) {
-    let skip = skip.and_then(DirId::of);
-    let mut inputs = Vec::new();
-    let mut failures = Vec::new();
+/// How [`collect_with`] expands PATH arguments.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CollectOptions<'a> {
+    /// Remove temporary files (and hidden trees) left by processes that no longer run.
+    pub clean_stale: bool,
+    /// A directory not to descend into when it is found below a PATH: the `--out-dir` of a
+    /// run, when it lies inside a tree being migrated (its files are the run's output, not its
+    /// input, and walking them would nest a copy deeper at every rerun). A PATH that is this
+    /// directory itself is still walked: it was asked for.
+    pub skip_dir: Option<&'a Path>,
+    /// One input per file even when PATH arguments overlap (`exps exps/a.pb`, `exps ./exps`):
+    /// for modes where a file's destination does not depend on the PATH it was found under
+    /// (in place, check, dry run). Under `--out-dir` each PATH mirrors its own tree.
+    pub once_per_file: bool,
+}
+
+/// [`collect`] with [`CollectOptions`]. Within one PATH a directory is walked once, so a
+/// symlink back to an ancestor is not followed round and round.
+pub fn collect_with(paths: &[PathBuf], options: &CollectOptions<'_>) -> (Vec<Input>, Vec<FileReport>) {
+    let mut walk = Walk {
+        clean_stale: options.clean_stale,
+        skip: options.skip_dir.and_then(DirId::of),
+        walked: HashSet::new(),
+        taken: options.once_per_file.then(HashSet::new),
+        inputs: Vec::new(),
+        failures: Vec::new(),
+    };
     for root in paths {
         match fs::metadata(root) {
-            Ok(meta) if meta.is_dir() => walk(root, root, clean_stale, skip.as_ref(), &mut inputs, &mut failures),
-            Ok(_) => inputs.push(Input {
-                path: root.clone(),
-                relative: root.file_name().map(PathBuf::from).unwrap_or_else(|| root.clone()),
-            }),
-            Err(e) => failures.push(FileReport::failed(root, format!("cannot read: {e}"))),
+            Ok(meta) if meta.is_dir() => {
+                walk.walked.clear();
+                walk.dir(root, root);
+            }
+            Ok(_) => {
+                let relative = root.file_name().map(PathBuf::from).unwrap_or_else(|| root.clone());
+                let parent = DirId::of(directory_of(root));
+                walk.take(parent.as_ref(), root.clone(), relative);
+            }
+            Err(e) => walk.failures.push(FileReport::failed(root, format!("cannot read: {e}"))),
         }
     }
-    (inputs, failures)
+    (walk.inputs, walk.failures)
 }
 
 /// What identifies a directory however it is named (a relative or absolute path, `..`, a
 /// symlink): its device and inode on Unix, its canonical path elsewhere.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct DirId {
     #[cfg(unix)]
     id: (u64, u64),
@@ -373,42 +396,66 @@ impl DirId {
     }
 }
 
-fn walk(
-    root: &Path,
-    dir: &Path,
+/// The state of [`collect_with`].
+struct Walk {
     clean_stale: bool,
-    skip: Option<&DirId>,
-    inputs: &mut Vec<Input>,
-    failures: &mut Vec<FileReport>,
-) {
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) => return failures.push(FileReport::failed(dir, format!("cannot list: {e}"))),
-    };
-    let mut entries: Vec<(PathBuf, Option<fs::FileType>)> =
-        entries.filter_map(|e| e.ok().map(|e| (e.path(), e.file_type().ok()))).collect();
-    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    for (path, file_type) in entries {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if is_temp_name(name) {
-            if clean_stale && left_by_ended_run(name) {
-                remove_left_over(&path, file_type.is_some_and(|t| t.is_dir()));
+    skip: Option<DirId>,
+    /// The directories walked under the current PATH.
+    walked: HashSet<DirId>,
+    /// With `once_per_file`: the files taken so far, as (directory, name).
+    taken: Option<HashSet<(DirId, std::ffi::OsString)>>,
+    inputs: Vec<Input>,
+    failures: Vec<FileReport>,
+}
+
+impl Walk {
+    /// Adds the file `path` (in the directory `dir`) unless it was taken already.
+    fn take(&mut self, dir: Option<&DirId>, path: PathBuf, relative: PathBuf) {
+        if let (Some(taken), Some(dir), Some(name)) = (&mut self.taken, dir, path.file_name()) {
+            if !taken.insert((dir.clone(), name.to_owned())) {
+                return;
             }
-            continue;
         }
-        // The entry's type comes with the listing; only symlinks need a `stat` to follow them.
-        let is_dir = match file_type {
-            Some(t) if !t.is_symlink() => Ok(t.is_dir()),
-            _ => fs::metadata(&path).map(|m| m.is_dir()),
-        };
-        match is_dir {
-            Ok(true) if skip.is_some() && DirId::of(&path).as_ref() == skip => {}
-            Ok(true) => walk(root, &path, clean_stale, skip, inputs, failures),
-            Ok(false) => {
-                let relative = path.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| path.clone());
-                inputs.push(Input { path, relative });
+        self.inputs.push(Input { path, relative });
+    }
+
+    /// Walks `dir`, found under the PATH `root`.
+    fn dir(&mut self, root: &Path, dir: &Path) {
+        let id = DirId::of(dir);
+        if let Some(id) = &id {
+            if !self.walked.insert(id.clone()) {
+                return; // reached again through a symlink
             }
-            Err(e) => failures.push(FileReport::failed(&path, format!("cannot read: {e}"))),
+        }
+        let entries = match fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) => return self.failures.push(FileReport::failed(dir, format!("cannot list: {e}"))),
+        };
+        let mut entries: Vec<(PathBuf, Option<fs::FileType>)> =
+            entries.filter_map(|e| e.ok().map(|e| (e.path(), e.file_type().ok()))).collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (path, file_type) in entries {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if is_temp_name(name) {
+                if self.clean_stale && left_by_ended_run(name) {
+                    remove_left_over(&path, file_type.is_some_and(|t| t.is_dir()));
+                }
+                continue;
+            }
+            // The entry's type comes with the listing; only symlinks need a `stat` to follow them.
+            let is_dir = match file_type {
+                Some(t) if !t.is_symlink() => Ok(t.is_dir()),
+                _ => fs::metadata(&path).map(|m| m.is_dir()),
+            };
+            match is_dir {
+                Ok(true) if self.skip.is_some() && DirId::of(&path) == self.skip => {}
+                Ok(true) => self.dir(root, &path),
+                Ok(false) => {
+                    let relative = path.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| path.clone());
+                    self.take(id.as_ref(), path, relative);
+                }
+                Err(e) => self.failures.push(FileReport::failed(&path, format!("cannot read: {e}"))),
+            }
         }
     }
 }
@@ -742,8 +789,11 @@ struct Writer<'a> {
     dirs: &'a Dirs,
     /// Those this thread has seen, and whether the run created them (spares the lock).
     seen: HashMap<PathBuf, bool>,
-    counter: u64,
 }
+
+/// Numbers the temporary files of this process: one counter for every thread, so that two
+/// writes of one destination (a file reached through two PATH arguments) never pick one name.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// This process's id, for temporary file names (asked once).
 fn pid() -> u32 {
@@ -771,7 +821,7 @@ struct Pending {
 impl<'a> Writer<'a> {
     /// A writer staging into the run's `dirs`; `direct` for a new `--out-dir`'s hidden tree.
     fn new(dirs: &'a Dirs, direct: Option<&'a HiddenDir>) -> Self {
-        Self { pending: Vec::new(), direct, dirs, seen: HashMap::new(), counter: 0 }
+        Self { pending: Vec::new(), direct, dirs, seen: HashMap::new() }
     }
 
     /// Writes `bytes` to a new temporary file beside `destination` (not yet renamed), or, for a
@@ -792,8 +842,8 @@ impl<'a> Writer<'a> {
         let temp = if self.direct.is_some() {
             destination.to_owned()
         } else {
-            self.counter += 1;
-            dir.join(format!(".{name}.oef-migrate-{}-{}.tmp", pid(), self.counter))
+            let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed) + 1;
+            dir.join(format!(".{name}.oef-migrate-{}-{n}.tmp", pid()))
         };
         let mut created = false;
         let result = (|| {

@@ -301,3 +301,26 @@ fn an_out_dir_inside_the_tree_is_not_walked() {
         assert_eq!(decode(&out.join(file.strip_prefix(dir.path()).unwrap())).1, 1);
     }
 }
+
+/// Overlapping PATH arguments (a tree, a file inside it, the tree under another name) are one
+/// input per file in place (no double work, no two writers of one file), and a symlink back to
+/// an ancestor is not followed round.
+#[cfg(unix)]
+#[test]
+fn overlapping_paths_and_symlink_loops_give_each_file_once() {
+    let (dir, files) = tree(4);
+    std::os::unix::fs::symlink("..", dir.path().join("b/c/loop")).unwrap();
+    let again = dir.path().join("a/..");
+    let paths = [dir.path(), files[0].as_path(), again.as_path()];
+    let run = oef_migrate(&["--in-place"], &paths);
+    let text = stdout(&run, dir.path());
+    assert!(run.status.success(), "{text}");
+    assert!(text.contains("4 files: 4 migrated, 0 already current, 0 failed"), "{text}");
+    for file in &files {
+        assert_eq!(decode(file).1, 1, "{}", file.display());
+    }
+    let run = oef_migrate(&["--check"], &paths);
+    let text = stdout(&run, dir.path());
+    assert!(run.status.success(), "{text}");
+    assert!(text.contains("4 files: 0 not current, 4 already current, 0 failed"), "{text}");
+}

@@ -93,7 +93,9 @@ struct Cli {
     #[arg(long, value_name = "DIR", hide = true)]
     defaults_dir: Option<PathBuf>,
 
-    /// Files or directories (recursive)
+    /// Files or directories (recursive; symlinks followed, a directory once per PATH; a file
+    /// reached through overlapping PATHs is migrated once, except under --out-dir, where each
+    /// PATH mirrors its own tree)
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
 }
@@ -185,7 +187,8 @@ fn run_cli(cli: Cli) -> anyhow::Result<ExitCode> {
         Mode::OutDir(dir) => Some(dir.as_path()),
         _ => None,
     };
-    let (inputs, mut failures) = run::collect_except(&cli.paths, writes, out_dir);
+    let collect = run::CollectOptions { clean_stale: writes, skip_dir: out_dir, once_per_file: out_dir.is_none() };
+    let (inputs, mut failures) = run::collect_with(&cli.paths, &collect);
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::with_draw_target(Some(inputs.len() as u64), ProgressDrawTarget::stderr());
         bar.set_style(
