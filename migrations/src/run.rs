@@ -349,7 +349,8 @@ pub fn collect_with(paths: &[PathBuf], options: &CollectOptions<'_>) -> (Vec<Inp
         clean_stale: options.clean_stale,
         skip: options.skip_dir.and_then(DirId::of),
         walked: HashSet::new(),
-        taken: options.once_per_file.then(HashSet::new),
+        // One PATH alone cannot give a file twice: each directory is walked once.
+        taken: (options.once_per_file && paths.len() > 1).then(HashSet::new),
         inputs: Vec::new(),
         failures: Vec::new(),
     };
