@@ -113,6 +113,19 @@ impl Options {
         }
     }
 
+    /// The file a result for `destination` is written to: in place, a symlink's target (the
+    /// link stays a link, as the file it names is what was read and migrated); otherwise
+    /// `destination` itself. Asked only of files about to be written.
+    fn written_path(&self, destination: PathBuf) -> PathBuf {
+        if self.mode != Mode::InPlace {
+            return destination;
+        }
+        match fs::symlink_metadata(&destination) {
+            Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(&destination).unwrap_or(destination),
+            _ => destination,
+        }
+    }
+
     /// The step context of a file with this SHA-256.
     fn context(&self, source_sha256: String) -> StepContext {
         StepContext {
@@ -683,6 +696,7 @@ fn process(input: &Input, options: &Options, registry: &Registry, writer: &mut W
             if options.to == 0 && fs::read(&dest).ok().as_deref() == Some(output.as_slice()) {
                 return report; // an identical downgrade is already there
             }
+            let dest = options.written_path(dest);
             if let Err(e) = writer.stage(&dest, &output, Some(permissions), slot) {
                 return fail(report, e);
             }
@@ -730,7 +744,8 @@ impl FastRoute<'_> {
             report.outcome = Outcome::Current;
             return Some(report);
         }
-        if let Err(e) = writer.stage(destination, &output, Some(self.permissions.clone()), slot) {
+        let destination = options.written_path(destination.to_path_buf());
+        if let Err(e) = writer.stage(&destination, &output, Some(self.permissions.clone()), slot) {
             report.outcome = Outcome::Failed;
             report.error = Some(e.to_string());
         }

@@ -324,3 +324,20 @@ fn overlapping_paths_and_symlink_loops_give_each_file_once() {
     assert!(run.status.success(), "{text}");
     assert!(text.contains("4 files: 0 not current, 4 already current, 0 failed"), "{text}");
 }
+
+/// In place, a symlink to a file migrates the file it names and stays a link.
+#[cfg(unix)]
+#[test]
+fn in_place_through_a_symlink_migrates_its_target() {
+    let (dir, files) = tree(1);
+    let links = tempfile::tempdir().unwrap();
+    let link = links.path().join("linked.pb");
+    std::os::unix::fs::symlink(&files[0], &link).unwrap();
+    let run = oef_migrate(&["--in-place"], &[links.path()]);
+    let text = stdout(&run, links.path());
+    assert!(text.contains("1 files: 1 migrated"), "{text}");
+    assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link is still a link");
+    assert_eq!(decode(&files[0]).1, 1, "the target is migrated");
+    assert!(fs::read_dir(files[0].parent().unwrap()).unwrap().count() == 1, "no temporary file left beside the target");
+    drop(dir);
+}

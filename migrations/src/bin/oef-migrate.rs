@@ -55,7 +55,8 @@ struct Cli {
     #[arg(long, value_name = "N")]
     to: Option<u32>,
 
-    /// Rewrite each file in place (temporary file, fsync, rename; mode kept)
+    /// Rewrite each file in place (temporary file, fsync, rename; mode kept; a symlink's target
+    /// is rewritten and the link kept)
     #[arg(long, conflicts_with = "out_dir")]
     in_place: bool,
 
