@@ -276,6 +276,16 @@ fn usage_errors_exit_2_and_help_has_examples() {
     assert_eq!(oef_migrate(&[], &[dir.path()]).status.code(), Some(2));
     assert_eq!(oef_migrate(&["--to", "9", "--check"], &[dir.path()]).status.code(), Some(2));
     assert_eq!(oef_migrate(&["--in-place", "--out-dir", "x"], &[dir.path()]).status.code(), Some(2));
+    // An --out-dir that cannot be a directory is said once, before any file is read.
+    let file = dir.path().join("f");
+    fs::write(&file, b"").unwrap();
+    for out in [file.clone(), file.join("sub")] {
+        let run = oef_migrate(&["--out-dir", out.to_str().unwrap()], &[dir.path()]);
+        let text = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{text}");
+        assert!(text.starts_with(&format!("oef-migrate: --out-dir {}: ", out.display())), "{text}");
+        assert!(run.stdout.is_empty(), "no per-file report");
+    }
     let help = oef_migrate(&["--help"], &[]);
     let text = String::from_utf8_lossy(&help.stdout);
     assert!(text.contains("Examples:") && text.contains("--architecture"), "{text}");

@@ -151,6 +151,12 @@ fn run_cli(cli: Cli) -> anyhow::Result<ExitCode> {
     } else if cli.in_place {
         Mode::InPlace
     } else if let Some(dir) = &cli.out_dir {
+        // Said once here rather than as the same failure for every file.
+        match std::fs::metadata(dir) {
+            Ok(meta) if !meta.is_dir() => bail!("--out-dir {}: exists and is not a directory", dir.display()),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => bail!("--out-dir {}: {e}", dir.display()),
+            _ => {}
+        }
         Mode::OutDir(dir.clone())
     } else {
         bail!("say where results go: --in-place or --out-dir DIR (or --dry-run / --check)");
