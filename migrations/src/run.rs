@@ -375,7 +375,8 @@ pub fn collect_with(paths: &[PathBuf], options: &CollectOptions<'_>) -> (Vec<Inp
             }
             Ok(_) => {
                 let relative = root.file_name().map(PathBuf::from).unwrap_or_else(|| root.clone());
-                let parent = DirId::of(directory_of(root));
+                // Its directory's identity matters only when files are taken once.
+                let parent = walk.taken.as_ref().and_then(|_| DirId::of(directory_of(root)));
                 walk.take(parent.as_ref(), root.clone(), relative);
             }
             Err(e) => walk.failures.push(FileReport::failed(root, format!("cannot read: {e}"))),
@@ -433,9 +434,13 @@ impl Walk {
         self.inputs.push(Input { path, relative });
     }
 
-    /// Walks `dir`, found under the PATH `root`.
+    /// Walks `dir`, found under the PATH `root` (or `root` itself), unless it is the directory
+    /// to skip (below a PATH only) or was walked already under this PATH.
     fn dir(&mut self, root: &Path, dir: &Path) {
         let id = DirId::of(dir);
+        if id.is_some() && id == self.skip && dir != root {
+            return;
+        }
         if let Some(id) = &id {
             if !self.walked.insert(id.clone()) {
                 return; // reached again through a symlink
@@ -462,7 +467,6 @@ impl Walk {
                 _ => fs::metadata(&path).map(|m| m.is_dir()),
             };
             match is_dir {
-                Ok(true) if self.skip.is_some() && DirId::of(&path) == self.skip => {}
                 Ok(true) => self.dir(root, &path),
                 Ok(false) => {
                     let relative = path.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| path.clone());
