@@ -1020,20 +1020,49 @@ fn write_message(plan: &[JsonMessage], m: usize, mut bytes: &[u8], depth: usize,
     Some(())
 }
 
+/// Whether a JSON string holds `byte` only escaped: `"`, `\\` and control characters.
+fn needs_escape(byte: u8) -> bool {
+    byte < 0x20 || byte == b'"' || byte == b'\\'
+}
+
+/// The index of the first byte of `bytes` that [`needs_escape`], eight bytes at a time.
+///
+/// Per 64-bit word, `(w - 0x01…01 * n) & !w & 0x80…80` flags the bytes below `n` (`n` ≤ 0x80)
+/// and, with `w` xor a repeated byte, the bytes equal to it. A byte can also be flagged by a
+/// borrow out of a flagged byte below it, never the lowest flagged one: that one is exact.
+pub(crate) fn first_to_escape(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w;
+    let mut words = bytes.chunks_exact(8);
+    for (k, word) in words.by_ref().enumerate() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let w = u64::from_le_bytes(w);
+        let flags = (below(w, 0x20) | below(w ^ (ONES * u64::from(b'"')), 1) | below(w ^ (ONES * u64::from(b'\\')), 1)) & HIGH;
+        if flags != 0 {
+            return Some(k * 8 + (flags.trailing_zeros() / 8) as usize);
+        }
+    }
+    let rest = words.remainder();
+    rest.iter().position(|&b| needs_escape(b)).map(|p| bytes.len() - rest.len() + p)
+}
+
 /// Writes `bytes` (UTF-8 this module wrote) as a JSON string, escaped as serde_json escapes:
 /// `"`, `\\` and control characters only, short forms where JSON has them.
 fn write_str(bytes: &[u8], out: &mut Vec<u8>) {
     // Most strings (field paths, names) need no escape: one check, one copy.
-    if bytes.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\') {
+    let Some(first) = first_to_escape(bytes) else {
         out.reserve(bytes.len() + 2);
         out.push(b'"');
         out.extend_from_slice(bytes);
         out.push(b'"');
         return;
-    }
+    };
     out.push(b'"');
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    out.extend_from_slice(&bytes[..first]);
+    let mut start = first;
+    for (i, &b) in bytes.iter().enumerate().skip(first) {
         let escape: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -1160,6 +1189,30 @@ mod tests {
             let mut ours = Vec::new();
             write_str(text.as_bytes(), &mut ours);
             assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(text).unwrap());
+        }
+    }
+
+    #[test]
+    fn the_first_byte_to_escape_is_found_in_every_position() {
+        let plain = b"trainer.optimizer.momentum_optimizer_value \xc3\xa9\x7f\xff";
+        for len in 0..plain.len() {
+            assert_eq!(first_to_escape(&plain[..len]), None, "{len}");
+            for at in 0..len {
+                for special in [0u8, 0x1f, b'"', b'\\', b'\n'] {
+                    let mut bytes = plain[..len].to_vec();
+                    bytes[at] = special;
+                    // A second one after it (its borrows must not move the answer).
+                    if at + 1 < len {
+                        bytes[at + 1] = 0;
+                    }
+                    assert_eq!(first_to_escape(&bytes), Some(at), "{bytes:?}");
+                    assert_eq!(first_to_escape(&bytes), bytes.iter().position(|&b| needs_escape(b)));
+                }
+            }
+        }
+        for b in 0..=255u8 {
+            let bytes = [b'a', b'a', b'a', b'a', b'a', b'a', b'a', b, b'a'];
+            assert_eq!(first_to_escape(&bytes), needs_escape(b).then_some(7), "{b:#x}");
         }
     }
 

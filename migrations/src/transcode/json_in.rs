@@ -67,7 +67,7 @@ impl<'a> Reader<'a> {
     fn plain_string(&mut self) -> Option<&'a [u8]> {
         self.expect(b'"')?;
         let start = self.at;
-        let len = self.json[start..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        let len = super::first_to_escape(&self.json[start..])?;
         let end = start + len;
         (self.json[end] == b'"').then_some(())?;
         self.at = end + 1;
