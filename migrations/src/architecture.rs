@@ -290,6 +290,11 @@ impl ArchitectureIndex {
             .map_err(Clone::clone)
     }
 
+    /// Builds the index now if it is not built yet (else on the first inference).
+    pub fn prepare(&self) -> Result<(), ArchitectureError> {
+        self.built().map(|_| ())
+    }
+
     /// Checks that `key` is a known architecture.
     pub fn check_key(&self, key: &str) -> Result<(), ArchitectureError> {
         if self.keys()?.binary_search_by(|k| k.as_str().cmp(key)).is_ok() {

@@ -69,6 +69,10 @@ pub trait Step: Send + Sync {
     ) -> Option<Vec<u8>> {
         None
     }
+
+    /// Builds now what the step would build on first use (tables, indexes), so that it can
+    /// be done on another thread while there is other work. The default: nothing to build.
+    fn prepare(&self) {}
 }
 
 /// The chain of every known step.
@@ -85,6 +89,15 @@ impl Registry {
     /// A registry of the given steps.
     pub fn from_steps(steps: Vec<Box<dyn Step>>) -> Self {
         Self { steps }
+    }
+
+    /// Builds now what the steps would build on first use (the architecture index, the
+    /// byte-level route's tables): `oef-migrate` does it on a second thread while it lists the
+    /// input files. Failures are left for the files to report.
+    pub fn prepare(&self) {
+        for step in &self.steps {
+            step.prepare();
+        }
     }
 
     /// The newest version reachable.

@@ -58,8 +58,15 @@ const GROUP_BYTES: usize = 4 << 20;
 
 /// From this many input files, each of several worker threads decodes its own copy of the
 /// schema snapshots ([`snapshot::use_thread_pools`]): a few milliseconds per thread, repaid
-/// many times over a large run, not by a handful of files.
+/// many times over a large run, not by a handful of files. Only the general route uses them:
+/// a thread decodes its copy when its first file takes that route, not before.
 const THREAD_POOLS_FROM: usize = 256;
+
+thread_local! {
+    /// This worker thread is to decode its own snapshot pools before its first file that takes
+    /// the general route.
+    static OWN_POOLS_WANTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
 
 /// What to do with the files.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -547,9 +554,7 @@ pub fn run(
         let workers: Vec<_> = (0..jobs)
             .map(|_| {
                 scope.spawn(|| {
-                    if jobs > 1 && inputs.len() >= THREAD_POOLS_FROM {
-                        snapshot::use_thread_pools();
-                    }
+                    OWN_POOLS_WANTED.set(jobs > 1 && inputs.len() >= THREAD_POOLS_FROM);
                     let mut writer = Writer::new(&dirs, direct);
                     // (input index, report); staged writes refer to their report by position.
                     let mut done: Vec<(usize, FileReport)> = Vec::new();
@@ -668,6 +673,9 @@ fn process(
             return report;
         }
         source_sha256 = Some(sha);
+    }
+    if OWN_POOLS_WANTED.replace(false) {
+        snapshot::use_thread_pools();
     }
     let (encoding, document) = match document::decode(&bytes) {
         Ok(decoded) => decoded,

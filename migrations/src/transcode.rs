@@ -429,6 +429,11 @@ pub(crate) struct Plan {
 /// not written for; a test asserts it builds.
 pub(crate) static PLAN: LazyLock<Option<Plan>> = LazyLock::new(|| Plan::build().ok());
 
+/// Builds the [`PLAN`] now if it is not built yet.
+pub(crate) fn prepare() {
+    LazyLock::force(&PLAN);
+}
+
 impl Plan {
     fn build() -> Result<Self, String> {
         let v0_root = snapshot::pool(0)

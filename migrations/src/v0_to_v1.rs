@@ -257,6 +257,12 @@ impl Step for V0ToV1 {
     /// The byte-level route of [`crate::transcode`] for binary and JSON v0 files that are plain
     /// experiments (no unknown fields, maps, repeated singular fields, ...): same output bytes
     /// as [`apply`](Step::apply) plus [`crate::document::encode`].
+    fn prepare(&self) {
+        // Errors are each file's to report, when it needs what failed to build.
+        let _ = self.architectures.prepare();
+        transcode::prepare();
+    }
+
     fn apply_encoded(
         &self,
         bytes: &[u8],

@@ -195,7 +195,14 @@ fn run_cli(cli: Cli) -> anyhow::Result<ExitCode> {
         _ => None,
     };
     let collect = run::CollectOptions { clean_stale: writes, skip_dir: out_dir, once_per_file: out_dir.is_none() };
-    let (inputs, mut failures) = run::collect_with(&cli.paths, &collect);
+    // The registry's tables are built on a second thread while the inputs are listed (not
+    // for --check, which migrates nothing).
+    let (inputs, mut failures) = std::thread::scope(|scope| {
+        if mode != Mode::Check {
+            scope.spawn(|| registry.prepare());
+        }
+        run::collect_with(&cli.paths, &collect)
+    });
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::with_draw_target(Some(inputs.len() as u64), ProgressDrawTarget::stderr());
         bar.set_style(
