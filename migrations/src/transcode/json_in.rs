@@ -42,6 +42,10 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn skip_whitespace(&mut self) {
+        // Indentation, eight spaces at a time.
+        while self.json.get(self.at..self.at + 8) == Some(b"        ") {
+            self.at += 8;
+        }
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.json.get(self.at) {
             self.at += 1;
         }
@@ -195,7 +199,14 @@ fn number_from_str(ty: Ty, text: &str) -> Option<Scalar<'static>> {
 /// A JSON number: parsed by serde_json (a non-negative integer as `u64`, a negative one as
 /// `i64`, anything else as `f64`), then converted as serde's visitors convert each of those.
 fn number_from_json(ty: Ty, token: &str) -> Option<Scalar<'static>> {
-    let number: serde_json::Number = serde_json::from_str(token).ok()?;
+    // Digits without a leading zero, few enough to fit: what serde_json reads as a `u64`, read
+    // here without it (most integers of a file).
+    let digits = token.bytes().all(|b| b.is_ascii_digit()) && (token.len() == 1 || !token.starts_with('0'));
+    let number: serde_json::Number = if digits && token.len() <= 19 {
+        token.parse::<u64>().ok()?.into()
+    } else {
+        serde_json::from_str(token).ok()?
+    };
     let (unsigned, signed) = (number.as_u64(), number.as_i64());
     // Integers: a float (fraction or exponent) is refused, ranges checked.
     let int = || unsigned.map(i128::from).or(signed.map(i128::from));
