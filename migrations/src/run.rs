@@ -468,7 +468,9 @@ impl Walk {
         };
         let mut entries: Vec<(PathBuf, Option<fs::FileType>)> =
             entries.filter_map(|e| e.ok().map(|e| (e.path(), e.file_type().ok()))).collect();
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        // Every path is `dir` joined with a name: their bytes sort as their components do, and
+        // compare with one `memcmp` instead of component by component.
+        entries.sort_unstable_by(|a, b| a.0.as_os_str().cmp(b.0.as_os_str()));
         for (path, file_type) in entries {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
             if is_temp_name(name) {
