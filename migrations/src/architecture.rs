@@ -163,8 +163,10 @@ struct Built {
     words: usize,
     /// Leaf path hash → the set of keys whose default has that path (number in `sets`).
     paths: HashIndex<u32>,
-    /// (path, value) hash → the set of keys whose default has that path with that value.
-    pairs: HashIndex<u32>,
+    /// (path, value) hash → the set of keys whose default has that path with that value, and
+    /// the set of its path (as `paths` gives it: one lookup for both when the value is a
+    /// default's; [`NO_SET`] when two paths gave one hash).
+    pairs: HashIndex<(u32, u32)>,
     /// The distinct key sets (a few hundred: whole families of paths share one), `words`
     /// words each, one bit per key.
     sets: Vec<u64>,
@@ -385,8 +387,12 @@ fn distances(built: &Built, leaves: &[(u64, u64)]) -> Vec<usize> {
 fn add_leaves(built: &Built, leaves: &[(u64, u64)], counters: &mut SlicedCounters) {
     let mut multiplicity = vec![0u32; built.sets.len() / built.words.max(1)];
     for (path, pair) in leaves {
-        for number in [built.paths.get(path), built.pairs.get(pair)].into_iter().flatten() {
-            multiplicity[*number as usize] += 1;
+        let (pair_set, path_set) = match built.pairs.get(pair) {
+            Some(&(pair_set, path_set)) if path_set != NO_SET => (Some(pair_set), Some(path_set)),
+            found => (found.map(|(pair_set, _)| *pair_set), built.paths.get(path).copied()),
+        };
+        for number in [path_set, pair_set].into_iter().flatten() {
+            multiplicity[number as usize] += 1;
         }
     }
     for (number, times) in multiplicity.into_iter().enumerate() {
@@ -413,6 +419,8 @@ fn build(provider: &dyn ArchitectureDefaults) -> Result<Built, ArchitectureError
     let mut leaves = Vec::new();
     let mut paths: HashIndex<Vec<u16>> = HashIndex::default();
     let mut pairs: HashIndex<Vec<u16>> = HashIndex::default();
+    // (path, value) hash → path hash, or `None` if two paths gave one (path, value) hash.
+    let mut pair_paths: HashIndex<Option<u64>> = HashIndex::default();
     for (i, (key, experiment)) in defaults.into_iter().enumerate() {
         let message = DynamicMessage::decode(desc.clone(), experiment.encode_to_vec().as_slice())
             .map_err(|e| ArchitectureError::Defaults(format!("{key}: {e}")))?;
@@ -422,6 +430,10 @@ fn build(provider: &dyn ArchitectureDefaults) -> Result<Built, ArchitectureError
         for (path, pair) in &leaves {
             paths.entry(*path).or_default().push(i);
             pairs.entry(*pair).or_default().push(i);
+            let known = pair_paths.entry(*pair).or_insert(Some(*path));
+            if *known != Some(*path) {
+                *known = None;
+            }
         }
         keys.push(key);
         sizes.push(u32::try_from(leaves.len()).unwrap_or(u32::MAX));
@@ -437,7 +449,9 @@ fn build(provider: &dyn ArchitectureDefaults) -> Result<Built, ArchitectureError
                     set[usize::from(k) / 64] |= 1 << (k % 64);
                 }
                 let next = u32::try_from(numbers.len())
-                    .map_err(|_| ArchitectureError::Defaults("too many distinct key sets".into()))?;
+                    .ok()
+                    .filter(|&n| n != NO_SET)
+                    .ok_or_else(|| ArchitectureError::Defaults("too many distinct key sets".into()))?;
                 let number = *numbers.entry(set).or_insert_with_key(|set| {
                     sets.extend_from_slice(set);
                     next
@@ -447,7 +461,13 @@ fn build(provider: &dyn ArchitectureDefaults) -> Result<Built, ArchitectureError
             .collect()
     };
     let paths = to_sets(paths)?;
-    let pairs = to_sets(pairs)?;
+    let pairs = to_sets(pairs)?
+        .into_iter()
+        .map(|(pair, set)| {
+            let path_set = pair_paths.get(&pair).copied().flatten().and_then(|path| paths.get(&path)).copied();
+            (pair, (set, path_set.unwrap_or(NO_SET)))
+        })
+        .collect();
     let max_size = sizes.iter().copied().max().unwrap_or(0);
     let mut handicaps = vec![0u64; words * PLANES];
     let mut keys_mask = vec![0u64; words];
@@ -462,6 +482,9 @@ fn build(provider: &dyn ArchitectureDefaults) -> Result<Built, ArchitectureError
     }
     Ok(Built { keys, sizes, words, paths, pairs, sets, max_size: max_size as usize, handicaps, keys_mask })
 }
+
+/// A set number that stands for none in [`Built::pairs`].
+const NO_SET: u32 = u32::MAX;
 
 /// The path hash of the root message.
 pub(crate) const SEED: u64 = 0x243f_6a88_85a3_08d3;

@@ -953,10 +953,17 @@ fn write_timestamp(time: prost_types::Timestamp, out: &mut Vec<u8>) -> Option<()
     })
 }
 
-/// A line break and the indentation of nesting level `depth`.
+/// A line break and the indentation of nesting level `depth`: one copy from a line of spaces
+/// (pushing the break and filling the indentation cost two calls per line).
 fn newline(depth: usize, out: &mut Vec<u8>) {
-    out.push(b'\n');
-    out.resize(out.len() + 2 * depth, b' ');
+    const LINE: &[u8; 129] = b"\n                                                                                                                                ";
+    match LINE.get(..1 + 2 * depth) {
+        Some(line) => out.extend_from_slice(line),
+        None => {
+            out.push(b'\n');
+            out.resize(out.len() + 2 * depth, b' ');
+        }
+    }
 }
 
 /// Writes message `m` (its bytes) as a JSON value at nesting level `depth`.
@@ -1237,6 +1244,15 @@ mod tests {
         for b in 0..=255u8 {
             let bytes = [b'a', b'a', b'a', b'a', b'a', b'a', b'a', b, b'a'];
             assert_eq!(first_to_escape(&bytes), needs_escape(b).then_some(7), "{b:#x}");
+        }
+    }
+
+    #[test]
+    fn lines_are_indented_two_spaces_per_level() {
+        for depth in [0, 1, 5, 63, 64, 65, 200] {
+            let mut out = vec![b'{'];
+            newline(depth, &mut out);
+            assert_eq!(out, [b"{\n".as_slice(), " ".repeat(2 * depth).as_bytes()].concat(), "{depth}");
         }
     }
 
