@@ -8,8 +8,9 @@
 # Installs Debian's postgresql package with apt-get when no server binaries are found. The
 # cluster lives in target/postgres (or, when the server's user cannot reach the checkout, in
 # /tmp/oef-postgres-<checkout hash>; trust auth, loopback only, fsync off: test data only) and
-# keeps running for later calls; `scripts/postgres.sh stop` stops it. Idempotent and safe to
-# call concurrently.
+# keeps running for later calls; `scripts/postgres.sh stop` stops it (and removes a cluster
+# under /tmp: it belongs to this checkout alone), `scripts/postgres.sh status` exits 0 when it
+# runs. scripts/test.sh stops a cluster it started. Idempotent and safe to call concurrently.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dir="$root/target/postgres"
@@ -32,6 +33,17 @@ exec 9>"$dir.lock"
 flock 9
 
 bin="$(find_bin)"
+
+# PostgreSQL refuses to run as root: run it as the package's postgres user then.
+run() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+if [ "${1:-}" = status ]; then
+  [ -n "$bin" ] && [ -f "$data/postmaster.pid" ] && run "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1
+  exit
+fi
+
 if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
   echo "scripts/postgres.sh: installing postgresql with apt-get" >&2
   as_root apt-get update >&2
@@ -39,13 +51,12 @@ if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
   bin="$(find_bin)"
 fi
 
-# PostgreSQL refuses to run as root: run it as the package's postgres user then.
-run() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
 if [ "${1:-}" = stop ]; then
   [ -f "$data/postmaster.pid" ] && run "$bin/pg_ctl" -D "$data" -m fast stop >&2 9>&- || true
+  # A cluster under /tmp is this checkout's alone: left there, one would pile up per clone.
+  if [ "$cluster" != "$dir" ]; then
+    rm -rf "$cluster"
+  fi
   exit 0
 fi
 

@@ -25,6 +25,11 @@ step "buf breaking against the previous commit"
 scripts/buf-breaking.sh
 
 step "PostgreSQL for the platform tests (scripts/postgres.sh)"
+# A cluster this run starts is stopped when the run ends, passed or failed (nothing left
+# running after a throwaway clone is removed); one that was running already is left running.
+if ! scripts/postgres.sh status; then
+  trap 'scripts/postgres.sh stop' EXIT
+fi
 OEF_TEST_POSTGRES_URL="$(scripts/postgres.sh)"
 export OEF_TEST_POSTGRES_URL
 
