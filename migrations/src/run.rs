@@ -898,10 +898,7 @@ impl<'a> Writer<'a> {
         let mut staged = std::mem::take(&mut self.staged);
         for file in staged.drain(..) {
             if let Err(e) = self.write(&file.destination, &file.bytes, file.permissions, file.slot) {
-                if let Some((_, report)) = reports.get_mut(file.slot) {
-                    report.outcome = Outcome::Failed;
-                    report.error = Some(e.to_string());
-                }
+                fail_slot(reports, file.slot, &e);
             }
         }
         self.staged = staged; // its allocation, for the next group
@@ -1020,12 +1017,18 @@ impl<'a> Writer<'a> {
                 });
             if let Err(e) = result {
                 let _ = fs::remove_file(&pending.temp);
-                if let Some((_, report)) = reports.get_mut(pending.slot) {
-                    report.outcome = Outcome::Failed;
-                    report.error = Some(e.to_string());
-                }
+                fail_slot(reports, pending.slot, &e);
             }
         }
+    }
+}
+
+/// Turns report number `slot` of `reports` into a failure for `error` (a write that failed
+/// after the file's report was made).
+fn fail_slot(reports: &mut [(usize, FileReport)], slot: usize, error: &MigrateError) {
+    if let Some((_, report)) = reports.get_mut(slot) {
+        report.outcome = Outcome::Failed;
+        report.error = Some(error.to_string());
     }
 }
 

@@ -1091,8 +1091,7 @@ fn write_str(bytes: &[u8], out: &mut Vec<u8>) {
         return;
     };
     out.push(b'"');
-    out.extend_from_slice(&bytes[..first]);
-    let mut start = first;
+    let mut start = 0;
     for (i, &b) in bytes.iter().enumerate().skip(first) {
         let escape: &[u8] = match b {
             b'"' => b"\\\"",
